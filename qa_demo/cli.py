@@ -1,0 +1,196 @@
+"""The ``qa-demo`` command line. Errors are one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import QADemoError
+
+EXIT_USER_ERROR = 2
+
+
+def _read_text(text: str | None, path: str | None, what: str) -> str:
+    if path is not None:
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise QADemoError(f"Cannot read the {what} file {path}: {exc}") from exc
+    return text or ""
+
+
+def _print(obj: dict, as_json: bool, human: str) -> None:
+    if as_json:
+        print(json.dumps(obj, ensure_ascii=False, indent=2))
+    else:
+        print(human)
+
+
+def cmd_devices(args) -> None:
+    from .runtime import Engine
+
+    engine = Engine()
+    devices = [{"device": d, "name": engine.device_name(d)} for d in engine.devices()]
+    _print({"devices": devices}, args.json, "\n".join(f"{d['device']}\t{d['name']}" for d in devices))
+
+
+def cmd_tokenize(args) -> None:
+    from .inputs import check_text
+    from .model_dir import load_model_dir
+    from .segment import segment
+    from .tokenization import load_tokenizer
+
+    text = check_text(_read_text(args.text, args.text_file, "text"))
+    try:
+        dictionary = args.dictionary or load_model_dir(args.model).dictionary
+    except QADemoError:
+        dictionary = args.dictionary  # tokenizer files alone are enough here
+    tok = load_tokenizer(args.model, dictionary)
+    dictionary = tok.dictionary or "unidic-lite"
+    morphemes = segment(text, tok.language, dictionary)
+    if args.question is not None:
+        check_text(args.question, "question")
+        tokens = tok.pair_tokens(args.question, text)
+    else:
+        tokens = tok.single_tokens(text)
+    out = {
+        "morphemes": [
+            {"surface": m.surface, "pos": m.pos, "start": m.start, "end": m.end} for m in morphemes
+        ],
+        "tokens": [{"piece": t.piece, "id": t.id, "start": t.start, "end": t.end} for t in tokens],
+    }
+    human = " ".join(t.piece for t in tokens)
+    _print(out, args.json, human)
+
+
+def _engine_kwargs(args) -> dict:
+    return {"device": args.device, "precision": args.precision}
+
+
+def cmd_ask(args) -> None:
+    from .qa import QAOptions, QuestionAnswerer
+
+    context = _read_text(args.context, args.context_file, "context")
+    options = QAOptions(
+        top_k=args.top_k,
+        max_seq_len=args.max_seq_len,
+        doc_stride=args.doc_stride,
+        max_answer_len=args.max_answer_len,
+        null_threshold=args.null_threshold,
+    )
+    qa = QuestionAnswerer.load(args.model, options=options, dictionary=args.dictionary,
+                               **_engine_kwargs(args))
+    result = qa.ask(args.question, context)
+    lines = [f"{a.score:.4f}\t[{a.start}:{a.end}]\t{a.text}" for a in result.answers]
+    lines.append(f"({result.timings.total:.1f} ms on {result.device})")
+    _print(result.to_json(), args.json, "\n".join(lines))
+
+
+def cmd_ner(args) -> None:
+    from .ner import EntityTagger, NEROptions
+
+    text = _read_text(args.text, args.text_file, "text")
+    tagger = EntityTagger.load(
+        args.model,
+        options=NEROptions(aggregation=args.aggregation),
+        dictionary=args.dictionary,
+        **_engine_kwargs(args),
+    )
+    result = tagger.tag(text)
+    lines = [f"{e.label}\t[{e.start}:{e.end}]\t{e.text}\t{e.score:.3f}" for e in result.entities]
+    _print(result.to_json(), args.json, "\n".join(lines) or "(no entities)")
+
+
+def cmd_export(args) -> None:
+    from .export import export
+
+    report = export(
+        args.src,
+        args.out,
+        args.task,
+        int8=args.int8,
+        calibration=args.calibration,
+        language=args.language,
+        overwrite=args.overwrite,
+    )
+    print(json.dumps({"out": str(report.out_dir), "precisions": list(report.precisions),
+                      "max_abs_diff": report.max_abs_diff}, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa-demo", description="Japanese/English QA and NER on OpenVINO."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("devices", help="list OpenVINO devices")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_devices)
+
+    def model_args(p, with_device: bool = True) -> None:
+        p.add_argument("--model", required=True, help="model directory")
+        p.add_argument("--dictionary", help="MeCab dictionary: unidic-lite, jumandic, ipadic")
+        if with_device:
+            p.add_argument("--device", default="CPU", help="CPU, GPU, NPU, AUTO ...")
+            p.add_argument("--precision", default="FP32", choices=["FP32", "INT8"])
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("tokenize", help="show morphemes and WordPiece tokens with offsets")
+    model_args(p, with_device=False)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--text")
+    g.add_argument("--text-file")
+    p.add_argument("--question")
+    p.set_defaults(func=cmd_tokenize)
+
+    p = sub.add_parser("ask", help="answer a question about a context")
+    model_args(p)
+    p.add_argument("--question", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--context")
+    g.add_argument("--context-file")
+    p.add_argument("--top-k", type=int, default=1)
+    p.add_argument("--max-seq-len", type=int, default=384)
+    p.add_argument("--doc-stride", type=int, default=128)
+    p.add_argument("--max-answer-len", type=int, default=30)
+    p.add_argument("--null-threshold", type=float, default=None)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("ner", help="tag named entities")
+    model_args(p)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--text")
+    g.add_argument("--text-file")
+    p.add_argument("--aggregation", default="simple",
+                   choices=["none", "simple", "first", "average", "max"])
+    p.set_defaults(func=cmd_ner)
+
+    p = sub.add_parser("export", help="convert a Hugging Face checkpoint to OpenVINO IR")
+    p.add_argument("src", help="local checkpoint directory or Hub id")
+    p.add_argument("out", help="output model directory")
+    p.add_argument("--task", required=True, choices=["qa", "ner"])
+    p.add_argument("--int8", action="store_true", help="also write an NNCF INT8 model")
+    p.add_argument("--calibration", help="SQuAD JSON or plain-text file for INT8 calibration")
+    p.add_argument("--language", choices=["ja", "en"])
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except QADemoError as exc:
+        print(f"qa-demo: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

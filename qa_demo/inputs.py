@@ -1,0 +1,24 @@
+"""Validation of user text, done once at the edge before any stage runs."""
+
+from __future__ import annotations
+
+from .errors import InputError
+
+#: Longest context or NER text accepted, in characters. About 60 pages of Japanese text; beyond
+#: this one request would hold a CPU worker for many seconds.
+MAX_TEXT_CHARS = 100_000
+#: Longest question accepted, in characters.
+MAX_QUESTION_CHARS = 1_000
+
+
+def check_text(text: object, what: str = "text", limit: int = MAX_TEXT_CHARS) -> str:
+    """Return ``text`` unchanged if it is usable, else raise InputError saying why."""
+    if not isinstance(text, str):
+        raise InputError(f"The {what} must be a string, but got {type(text).__name__}.")
+    if not text.strip():
+        raise InputError(f"The {what} is empty; expected some non-whitespace text.")
+    if len(text) > limit:
+        raise InputError(
+            f"The {what} is {len(text):,} characters long; the limit is {limit:,} characters."
+        )
+    return text

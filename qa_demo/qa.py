@@ -1,0 +1,178 @@
+"""Extractive question answering: preprocess (windows) -> infer -> postprocess (spans)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .decode import best_spans
+from .errors import InputError, ModelLoadError
+from .inputs import MAX_QUESTION_CHARS, check_text
+from .pipeline import Pipeline
+from .tokenization import Encoded
+from .types import Answer, QAResult, Task, Timings, Window
+from .windows import batch, build_windows
+
+
+#: Extra candidates per window when answers are widened to words (transformers uses 2k + 10).
+ALIGN_EXTRA_CANDIDATES = 10
+
+
+@dataclass(frozen=True)
+class QAOptions:
+    """Options of one QA request, validated once when built."""
+
+    max_seq_len: int = 384
+    doc_stride: int = 128
+    max_question_len: int = 64
+    max_answer_len: int = 30
+    top_k: int = 1
+    #: Return "no answer" when null score - best score exceeds this. None: only for models
+    #: trained with unanswerable questions (SQuAD 2.0), with threshold 0.
+    null_threshold: float | None = None
+    #: Widen answers to whole words (morphemes for Japanese), like transformers' pipeline.
+    align_to_words: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_seq_len", "doc_stride", "max_question_len", "max_answer_len", "top_k"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise InputError(f"{name} must be an integer, got {value!r}.")
+        if not 16 <= self.max_seq_len <= 4096:
+            raise InputError(f"max_seq_len must be between 16 and 4096, got {self.max_seq_len}.")
+        if self.doc_stride < 0:
+            raise InputError(f"doc_stride must be >= 0, got {self.doc_stride}.")
+        if self.max_question_len < 1 or self.max_answer_len < 1 or self.top_k < 1:
+            raise InputError(
+                "max_question_len, max_answer_len and top_k must be >= 1, got "
+                f"{self.max_question_len}, {self.max_answer_len}, {self.top_k}."
+            )
+        if self.max_question_len + 3 >= self.max_seq_len:
+            raise InputError(
+                f"max_question_len ({self.max_question_len}) leaves no room for the context in "
+                f"max_seq_len ({self.max_seq_len})."
+            )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    question: Encoded
+    context: Encoded
+    windows: list[Window]
+    segment_ms: float
+    tokenize_ms: float
+
+
+class QuestionAnswerer(Pipeline):
+    """``QuestionAnswerer.load("models/x").ask(question, context)`` -> QAResult."""
+
+    task = Task.QA
+
+    def __init__(self, *args, options: QAOptions | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.options = options or QAOptions()
+
+    def ask(self, question: str, context: str, **overrides) -> QAResult:
+        opts = replace(self.options, **overrides) if overrides else self.options
+        check_text(question, "question", MAX_QUESTION_CHARS)
+        check_text(context, "context")
+        prepared = self.preprocess(question, context, opts)
+        compile_ms = self.warm_up()
+        t0 = time.perf_counter()
+        start_logits, end_logits = self.infer(prepared.windows)
+        infer_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        answers, null_score = self.postprocess(prepared, context, start_logits, end_logits, opts)
+        post_ms = (time.perf_counter() - t0) * 1000
+        timings = Timings(prepared.segment_ms, prepared.tokenize_ms, infer_ms, post_ms, compile_ms)
+        return QAResult(
+            answers=tuple(answers),
+            timings=timings,
+            device=",".join(self.compiled.execution_devices),
+            windows=tuple(prepared.windows),
+            start_logits=tuple(start_logits),
+            end_logits=tuple(end_logits),
+            null_score=null_score,
+        )
+
+    # -- stages -------------------------------------------------------------------------------
+    def preprocess(self, question: str, context: str, opts: QAOptions) -> Prepared:
+        q, q_seg, q_tok = self.encode_timed(question)
+        if len(q) > opts.max_question_len:
+            q = Encoded(
+                q.ids[: opts.max_question_len],
+                q.pieces[: opts.max_question_len],
+                q.offsets[: opts.max_question_len],
+                q.word_ids[: opts.max_question_len],
+            )
+        c, c_seg, c_tok = self.encode_timed(context)
+        t0 = time.perf_counter()
+        windows = build_windows(self.tokenizer, c, opts.max_seq_len, opts.doc_stride, question=q)
+        window_ms = (time.perf_counter() - t0) * 1000
+        return Prepared(q, c, windows, q_seg + c_seg, q_tok + c_tok + window_ms)
+
+    def infer(self, windows: list[Window]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """All windows in one batched call; returns per-window logits, unpadded."""
+        compiled = self.compiled
+        outputs = compiled.infer(batch(windows, self.tokenizer.pad_id))
+        names = compiled.output_names
+        start_name = "start_logits" if "start_logits" in outputs else names[0]
+        end_name = "end_logits" if "end_logits" in outputs else names[-1]
+        if start_name == end_name:
+            raise ModelLoadError(
+                f"A QA model needs start and end logits; the model outputs {list(names)}."
+            )
+        start, end = outputs[start_name], outputs[end_name]
+        return (
+            [start[i, : len(w)] for i, w in enumerate(windows)],
+            [end[i, : len(w)] for i, w in enumerate(windows)],
+        )
+
+    def postprocess(
+        self,
+        prepared: Prepared,
+        context: str,
+        start_logits: list[np.ndarray],
+        end_logits: list[np.ndarray],
+        opts: QAOptions,
+    ) -> tuple[list[Answer], float]:
+        # As transformers' pipeline: with word alignment several token spans can widen to the
+        # same words, so look deeper than top_k and pool the probability of equal answers.
+        depth = opts.top_k * 2 + ALIGN_EXTRA_CANDIDATES if opts.align_to_words else opts.top_k
+        candidates: dict[str, Answer] = {}
+        null_score = 1.0
+        for window, s_log, e_log in zip(prepared.windows, start_logits, end_logits, strict=True):
+            context_mask = np.array([sid == 1 for sid in window.sequence_ids])
+            spans = best_spans(s_log, e_log, context_mask, opts.max_answer_len, depth)
+            null_score = min(null_score, spans.null_score)
+            for s, e, score in zip(spans.starts, spans.ends, spans.scores, strict=True):
+                start, end = self._chars(window, int(s), int(e), opts.align_to_words)
+                key = context[start:end].lower()
+                prev = candidates.get(key)
+                if prev is None:
+                    candidates[key] = Answer(context[start:end], start, end, float(score), window.index)
+                else:
+                    candidates[key] = replace(prev, score=prev.score + float(score))
+        answers = sorted(candidates.values(), key=lambda a: -a.score)
+        threshold = opts.null_threshold
+        if threshold is None and self.model.version_2_with_negative:
+            threshold = 0.0
+        if threshold is not None and (not answers or null_score - answers[0].score > threshold):
+            answers.insert(0, Answer("", 0, 0, null_score, -1))
+        return answers[: opts.top_k], null_score
+
+    @staticmethod
+    def _chars(window: Window, s: int, e: int, align_to_words: bool) -> tuple[int, int]:
+        """Character span of tokens s..e, widened to whole words when asked."""
+        if align_to_words:
+            words = window.word_ids
+            while s > 0 and window.sequence_ids[s - 1] == 1 and words[s - 1] == words[s]:
+                s -= 1
+            last = len(words) - 1
+            while e < last and window.sequence_ids[e + 1] == 1 and words[e + 1] == words[e]:
+                e += 1
+        start = window.offsets[s][0]
+        end = max(window.offsets[i][1] for i in range(s, e + 1))
+        return start, end

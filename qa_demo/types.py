@@ -1,0 +1,175 @@
+"""Small frozen dataclasses that flow between the stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+import numpy as np
+
+
+class Language(str, Enum):
+    JA = "ja"
+    EN = "en"
+
+
+class Task(str, Enum):
+    QA = "qa"
+    NER = "ner"
+
+
+@dataclass(frozen=True)
+class Morpheme:
+    """A word from the segmenter; ``text[start:end]`` is its span in the original text."""
+
+    surface: str
+    pos: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Token:
+    """A WordPiece token. Offsets are into the original text; None for special tokens."""
+
+    piece: str
+    id: int
+    start: int | None
+    end: int | None
+    sequence: int | None = None  # 0 = question (or NER text), 1 = context, None = special
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: a slice of the context (plus the question for QA)."""
+
+    index: int
+    input_ids: np.ndarray
+    token_type_ids: np.ndarray
+    attention_mask: np.ndarray
+    offsets: tuple[tuple[int, int] | None, ...]  # char span in the original text, None if not text
+    word_ids: tuple[int | None, ...]
+    sequence_ids: tuple[int | None, ...]
+    char_start: int  # first character of the text this window covers
+    char_end: int
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer span: always ``context[start:end]`` of the original context."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+    window: int = 0
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "start": self.start, "end": self.end, "score": self.score}
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A named entity: ``text[start:end]`` of the original text."""
+
+    label: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "label": self.label,
+            "start": self.start,
+            "end": self.end,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class TaggedToken:
+    """A WordPiece token of the NER input with its predicted tag."""
+
+    piece: str
+    id: int
+    start: int
+    end: int
+    tag: str
+    score: float
+
+    def to_json(self) -> dict:
+        return {
+            "piece": self.piece,
+            "start": self.start,
+            "end": self.end,
+            "tag": self.tag,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Wall-clock milliseconds per stage. ``compile`` is the one-off model compile, if any."""
+
+    segment: float = 0.0
+    tokenize: float = 0.0
+    infer: float = 0.0
+    postprocess: float = 0.0
+    compile: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.segment + self.tokenize + self.infer + self.postprocess
+
+    def to_json(self) -> dict:
+        out = {k: round(v, 3) for k, v in asdict(self).items() if k != "compile"}
+        out["total"] = round(self.total, 3)
+        return out
+
+
+@dataclass(frozen=True)
+class QAResult:
+    """What ``QuestionAnswerer.ask`` returns."""
+
+    answers: tuple[Answer, ...]
+    timings: Timings
+    device: str
+    windows: tuple[Window, ...] = ()
+    start_logits: tuple[np.ndarray, ...] = ()
+    end_logits: tuple[np.ndarray, ...] = ()
+    null_score: float | None = None
+    question_tokens: tuple[Token, ...] = field(default=())
+
+    @property
+    def best(self) -> Answer | None:
+        return self.answers[0] if self.answers else None
+
+    def to_json(self) -> dict:
+        return {
+            "answers": [a.to_json() for a in self.answers],
+            "timings_ms": self.timings.to_json(),
+            "device": self.device,
+        }
+
+
+@dataclass(frozen=True)
+class NERResult:
+    """What ``EntityTagger.tag`` returns."""
+
+    entities: tuple[Entity, ...]
+    tokens: tuple[TaggedToken, ...]
+    timings: Timings
+    device: str
+
+    def to_json(self) -> dict:
+        return {
+            "entities": [e.to_json() for e in self.entities],
+            "tokens": [t.to_json() for t in self.tokens],
+            "timings_ms": self.timings.to_json(),
+            "device": self.device,
+        }
