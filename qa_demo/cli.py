@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 from .errors import QADemoError
 
 EXIT_USER_ERROR = 2
+#: Modules with an ``add_subcommands(subparsers)`` function: serve, eval, train, bench.
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _read_text(text: str | None, path: str | None, what: str) -> str:
@@ -176,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", choices=["ja", "en"])
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export)
+
+    for name in SUBCOMMAND_MODULES:
+        # Each module adds its own subcommands; its top-level imports are kept light so
+        # `qa-demo --help` stays fast.
+        importlib.import_module(name).add_subcommands(sub)
     return parser
 
 
