@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from qa_demo.decode import best_spans, check_scheme, detect_scheme, group_tags, softmax, split_tag
+
+
+def test_softmax_is_stable_for_huge_logits():
+    p = softmax(np.array([1000.0, 1000.0, -1000.0]))
+    assert np.allclose(p, [0.5, 0.5, 0.0])
+    assert np.isfinite(p).all()
+
+
+def test_softmax_mask_gives_exact_zero():
+    p = softmax(np.array([5.0, 1.0, 1.0]), mask=np.array([False, True, True]))
+    assert p[0] == 0.0
+    assert np.allclose(p[1:], 0.5)
+
+
+def test_best_span_respects_order_and_mask():
+    # [CLS] q q ctx ctx ctx [SEP]
+    start = np.array([0.0, 9.0, 0.0, 1.0, 5.0, 0.0, 9.0])
+    end = np.array([0.0, 9.0, 0.0, 0.0, 1.0, 6.0, 9.0])
+    mask = np.array([False, False, False, True, True, True, False])
+    spans = best_spans(start, end, mask, max_answer_len=30, top_k=1)
+    assert (spans.starts[0], spans.ends[0]) == (4, 5)
+
+
+def test_best_span_max_answer_len_limits_width():
+    start = np.array([0.0, 8.0, 0.0, 0.0, 0.0])
+    end = np.array([0.0, 0.0, 0.0, 0.0, 8.0])
+    mask = np.array([False, True, True, True, True])
+    wide = best_spans(start, end, mask, max_answer_len=4)
+    assert (wide.starts[0], wide.ends[0]) == (1, 4)
+    narrow = best_spans(start, end, mask, max_answer_len=2)
+    assert narrow.ends[0] - narrow.starts[0] <= 1
+
+
+def test_best_span_never_ends_before_start():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        s, e = rng.normal(size=20), rng.normal(size=20)
+        mask = rng.random(20) > 0.3
+        mask[0] = False
+        spans = best_spans(s, e, mask, max_answer_len=5, top_k=5)
+        assert (spans.ends >= spans.starts).all()
+        assert (spans.ends - spans.starts < 5).all()
+        assert mask[spans.starts].all() and mask[spans.ends].all()
+        assert (np.diff(spans.scores) <= 0).all()
+
+
+def test_null_score_is_cls_pair_probability():
+    start = np.array([3.0, 0.0, 0.0])
+    end = np.array([3.0, 0.0, 0.0])
+    spans = best_spans(start, end, np.array([False, True, True]))
+    p = np.exp(3) / (np.exp(3) + 2)
+    assert spans.null_score == pytest.approx(p * p)
+
+
+def test_bio_grouping_matches_transformers_rules():
+    tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC", "I-ORG"]
+    spans = group_tags(tags, [1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0])
+    assert [(s.label, s.first, s.last) for s in spans] == [
+        ("PER", 0, 1), ("LOC", 3, 4), ("LOC", 5, 5), ("ORG", 6, 6)
+    ]
+    assert spans[0].score == pytest.approx(0.75)
+
+
+def test_bioes_grouping():
+    tags = ["S-PER", "B-LOC", "I-LOC", "E-LOC", "E-LOC", "O", "B-ORG", "E-ORG"]
+    spans = group_tags(tags, [1.0] * len(tags))
+    assert [(s.label, s.first, s.last) for s in spans] == [
+        ("PER", 0, 0), ("LOC", 1, 3), ("LOC", 4, 4), ("ORG", 6, 7)
+    ]
+
+
+def test_bilou_is_read_as_bioes():
+    spans = group_tags(["B-X", "L-X", "U-Y"], [1.0, 1.0, 1.0])
+    assert [(s.label, s.first, s.last) for s in spans] == [("X", 0, 1), ("Y", 2, 2)]
+
+
+def test_schemes():
+    assert detect_scheme(["O", "B-A", "I-A"]) == "BIO"
+    assert detect_scheme(["O", "B-A", "I-A", "E-A", "S-A"]) == "BIOES"
+    assert split_tag("O") == ("O", "")
+    with pytest.raises(ValueError, match="Unknown tag 'PERSON'"):
+        check_scheme(["O", "PERSON"])

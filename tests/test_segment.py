@@ -1,0 +1,50 @@
+import pytest
+
+from qa_demo.segment import available_dictionaries, detect_language, segment
+from qa_demo.types import Language
+
+TRICKY = "ｱｯﾌﾟﾙ㈱は２０２４年に\n東京で 😀 発表した。\u200fمرحبا e\u0301"
+
+
+def test_morpheme_offsets_point_into_original_text():
+    morphemes = segment(TRICKY, "ja")
+    assert [m.surface for m in morphemes[:4]] == ["アップル", "(", "株", ")"]
+    assert TRICKY[morphemes[0].start : morphemes[0].end] == "ｱｯﾌﾟﾙ"
+    two = next(m for m in morphemes if m.surface == "2024")
+    assert TRICKY[two.start : two.end] == "２０２４"
+    for m in morphemes:
+        assert 0 <= m.start < m.end <= len(TRICKY)
+        assert not TRICKY[m.start : m.end].isspace()
+
+
+def test_morphemes_carry_part_of_speech():
+    morphemes = segment("東京で発表した。", "ja")
+    assert morphemes[0].pos == "名詞"
+
+
+@pytest.mark.skipif("jumandic" not in available_dictionaries(), reason="jumandic not installed")
+def test_jumandic_segments_juman_style():
+    surfaces = [m.surface for m in segment("東京で発表した。", "ja", "jumandic")]
+    assert "した" in surfaces  # unidic splits し|た; Juman keeps the verb whole
+
+
+def test_nul_and_control_characters_do_not_crash():
+    text = "東京\x00で\x07発表\u202eした"
+    morphemes = segment(text, "ja")
+    assert "発表" in [m.surface for m in morphemes]
+    for m in morphemes:
+        assert text[m.start : m.end].replace("\x00", "")
+
+
+def test_english_split_keeps_offsets():
+    text = "Hello, world! It's 2024."
+    words = segment(text, "en")
+    assert [text[w.start : w.end] for w in words] == [w.surface for w in words]
+    assert words[1].surface == ","
+
+
+def test_language_detection():
+    assert detect_language("富士山は日本で一番高い山です。") is Language.JA
+    assert detect_language("Mount Fuji is the highest mountain in Japan.") is Language.EN
+    assert detect_language("ＮＨＫのニュース") is Language.JA
+    assert detect_language("   ") is Language.EN
