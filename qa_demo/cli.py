@@ -12,7 +12,7 @@ from .errors import QADemoError
 
 EXIT_USER_ERROR = 2
 #: Modules with an ``add_subcommands(subparsers)`` function: serve, eval, train, bench.
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("qa_demo.evaluate", "qa_demo.train")
 
 
 def _read_text(text: str | None, path: str | None, what: str) -> str:
@@ -36,7 +36,8 @@ def cmd_devices(args) -> None:
 
     engine = Engine()
     devices = [{"device": d, "name": engine.device_name(d)} for d in engine.devices()]
-    _print({"devices": devices}, args.json, "\n".join(f"{d['device']}\t{d['name']}" for d in devices))
+    human = "\n".join(f"{d['device']}\t{d['name']}" for d in devices)
+    _print({"devices": devices}, args.json, human)
 
 
 def cmd_tokenize(args) -> None:
@@ -183,7 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name in SUBCOMMAND_MODULES:
         # Each module adds its own subcommands; its top-level imports are kept light so
         # `qa-demo --help` stays fast.
-        importlib.import_module(name).add_subcommands(sub)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # an optional part not shipped in this build
+        module.add_subcommands(sub)
     return parser
 
 

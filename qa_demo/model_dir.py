@@ -82,7 +82,9 @@ def load_model_dir(path: str | Path) -> ModelDir:
     try:
         task = Task(task_name)
     except ValueError:
-        raise ModelLoadError(f"{meta_path}: unknown task {task_name!r}; expected qa or ner.") from None
+        raise ModelLoadError(
+            f"{meta_path}: unknown task {task_name!r}; expected qa or ner."
+        ) from None
     tok_config = path / "tokenizer_config.json"
     default_lang = "en"
     if tok_config.exists() and "BertJapaneseTokenizer" in tok_config.read_text(encoding="utf-8"):

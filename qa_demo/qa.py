@@ -15,7 +15,6 @@ from .tokenization import Encoded
 from .types import Answer, QAResult, Task, Timings, Window
 from .windows import batch, build_windows
 
-
 #: Extra candidates per window when answers are widened to words (transformers uses 2k + 10).
 ALIGN_EXTRA_CANDIDATES = 10
 
@@ -48,11 +47,6 @@ class QAOptions:
             raise InputError(
                 "max_question_len, max_answer_len and top_k must be >= 1, got "
                 f"{self.max_question_len}, {self.max_answer_len}, {self.top_k}."
-            )
-        if self.max_question_len + 3 >= self.max_seq_len:
-            raise InputError(
-                f"max_question_len ({self.max_question_len}) leaves no room for the context in "
-                f"max_seq_len ({self.max_seq_len})."
             )
 
 
@@ -152,7 +146,8 @@ class QuestionAnswerer(Pipeline):
                 key = context[start:end].lower()
                 prev = candidates.get(key)
                 if prev is None:
-                    candidates[key] = Answer(context[start:end], start, end, float(score), window.index)
+                    text = context[start:end]
+                    candidates[key] = Answer(text, start, end, float(score), window.index)
                 else:
                     candidates[key] = replace(prev, score=prev.score + float(score))
         answers = sorted(candidates.values(), key=lambda a: -a.score)

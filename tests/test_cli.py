@@ -1,0 +1,114 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qa_demo.cli import main
+
+CONTEXT = "ｱｯﾌﾟﾙ㈱は２０２４年に東京で😀新製品を発表した。"
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_devices(capsys):
+    code, out, _ = run(capsys, "devices", "--json")
+    assert code == 0
+    names = [d["device"] for d in json.loads(out)["devices"]]
+    assert "CPU" in names and "AUTO" in names
+
+
+def test_tokenize_json_contract(capsys, ja_qa_dir):
+    code, out, _ = run(capsys, "tokenize", "--model", str(ja_qa_dir), "--text", CONTEXT,
+                       "--question", "何？", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"morphemes", "tokens"}
+    for m in data["morphemes"]:
+        assert set(m) == {"surface", "pos", "start", "end"}
+    assert data["morphemes"][0]["surface"] == "アップル"
+    assert CONTEXT[data["morphemes"][0]["start"] : data["morphemes"][0]["end"]] == "ｱｯﾌﾟﾙ"
+    tokens = data["tokens"]
+    assert all(set(t) == {"piece", "id", "start", "end"} for t in tokens)
+    assert tokens[0] == {"piece": "[CLS]", "id": tokens[0]["id"], "start": None, "end": None}
+    assert tokens[-1]["start"] is None and tokens[-1]["piece"] == "[SEP]"
+
+
+def test_ask_json_contract(capsys, en_qa_dir):
+    context = "Ada Lovelace wrote the report in London in 1843."
+    code, out, _ = run(capsys, "ask", "--model", str(en_qa_dir), "--question", "Who?",
+                       "--context", context, "--top-k", "2", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"answers", "timings_ms", "device"}
+    assert len(data["answers"]) == 2
+    for a in data["answers"]:
+        assert set(a) == {"text", "start", "end", "score"}
+        assert context[a["start"] : a["end"]] == a["text"]
+    assert set(data["timings_ms"]) == {"segment", "tokenize", "infer", "postprocess", "total"}
+    assert data["device"] == "CPU"
+
+
+def test_ask_reads_context_file(capsys, en_qa_dir, tmp_path):
+    f = tmp_path / "ctx.txt"
+    f.write_text("The bridge was built in 1843.", encoding="utf-8")
+    code, out, _ = run(capsys, "ask", "--model", str(en_qa_dir), "--question", "When?",
+                       "--context-file", str(f))
+    assert code == 0 and "ms on CPU" in out
+
+
+def test_ner_json_contract(capsys, en_ner_dir):
+    text = "Ada Lovelace lived in London and Paris with the king."
+    code, out, _ = run(capsys, "ner", "--model", str(en_ner_dir), "--text", text, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert {"entities", "tokens", "timings_ms"} <= set(data)
+    for e in data["entities"]:
+        assert set(e) == {"text", "label", "start", "end", "score"}
+        assert text[e["start"] : e["end"]] == e["text"]
+    for t in data["tokens"]:
+        assert set(t) == {"piece", "start", "end", "tag", "score"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ask", "--question", "Who?", "--context", "  "], "context is empty"),
+        (["ask", "--question", " ", "--context", "x"], "question is empty"),
+        (["ask", "--question", "Who?", "--context", "x", "--device", "NPU9"], "Unknown device"),
+        (["ner", "--text", "\n\n"], "text is empty"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, en_qa_dir, en_ner_dir, argv, message):
+    model = en_ner_dir if argv[0] == "ner" else en_qa_dir
+    code, _, err = run(capsys, argv[0], "--model", str(model), *argv[1:])
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_model_dir_subprocess(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa_demo", "ask", "--model", str(tmp_path / "nope"),
+         "--question", "Who?", "--context", "text"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("does not exist.")
+    assert "Traceback" not in proc.stderr
+
+
+def test_huge_input_subprocess(tmp_path, en_qa_dir):
+    f = tmp_path / "big.txt"
+    f.write_text("word " * 30_000, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa_demo", "ask", "--model", str(en_qa_dir),
+         "--question", "Who?", "--context-file", str(f)],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert "limit is 100,000 characters" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,166 @@
+import numpy as np
+import pytest
+
+from qa_demo import (
+    DeviceError,
+    Engine,
+    EntityTagger,
+    InputError,
+    ModelLoadError,
+    QAOptions,
+    QuestionAnswerer,
+)
+from qa_demo.inputs import MAX_TEXT_CHARS
+
+JA_CONTEXTS = [
+    "ｱｯﾌﾟﾙ㈱は２０２４年に東京で新製品を発表した。",
+    "富士山😀は日本で最も高い山であり、\n標高は３７７６メートルである。🗻🎌",
+    "ﾊﾟﾝ屋の㈲ﾔﾏﾀﾞは\r\n１９９９年創業。👨‍👩‍👧 家族経営です。\u200f",
+    "株式会社\u3000テスト\tは e\u0301 と Ｅ を区別する。" * 30,
+]
+
+
+@pytest.fixture(scope="module")
+def ja_qa(ja_qa_dir):
+    return QuestionAnswerer.load(ja_qa_dir, options=QAOptions(top_k=20, max_seq_len=128,
+                                                              doc_stride=32))
+
+
+def test_every_answer_is_a_slice_of_the_original_context(ja_qa):
+    for context in JA_CONTEXTS:
+        result = ja_qa.ask("何を発表した？", context)
+        assert result.answers
+        for a in result.answers:
+            assert a.text == context[a.start : a.end]
+            assert 0 <= a.start < a.end <= len(context)
+            assert a.text.strip() == a.text or a.text.strip()
+
+
+def test_answers_never_cut_a_half_width_character_apart(ja_qa):
+    context = JA_CONTEXTS[2]
+    for a in ja_qa.ask("どこ？", context).answers:
+        # ﾟ and ﾞ are folded into the preceding kana by NFKC: never split from it.
+        assert not context[a.start].startswith(("ﾟ", "ﾞ"))
+        assert not (a.end < len(context) and context[a.end] in "ﾟﾞ")
+
+
+def test_long_context_uses_several_windows(ja_qa):
+    result = ja_qa.ask("区別する？", JA_CONTEXTS[3])
+    assert len(result.windows) > 1
+    assert {a.window for a in result.answers} <= set(range(len(result.windows)))
+    for w in result.windows:
+        assert len(w) <= 128
+
+
+def test_timings_are_reported(ja_qa):
+    t = ja_qa.ask("何？", JA_CONTEXTS[0]).timings
+    assert t.segment > 0 and t.tokenize > 0 and t.infer > 0 and t.postprocess > 0
+    assert t.total == pytest.approx(t.segment + t.tokenize + t.infer + t.postprocess)
+    assert set(t.to_json()) == {"segment", "tokenize", "infer", "postprocess", "total"}
+
+
+@pytest.mark.parametrize(
+    ("question", "context", "message"),
+    [
+        ("", "本文", "question is empty"),
+        ("誰？", " \n\t\u3000", "context is empty"),
+        ("誰？", "あ" * (MAX_TEXT_CHARS + 1), "limit is 100,000"),
+    ],
+)
+def test_bad_input_is_refused_clearly(ja_qa, question, context, message):
+    with pytest.raises(InputError, match=message):
+        ja_qa.ask(question, context)
+
+
+def test_options_are_validated_once():
+    with pytest.raises(InputError, match="top_k must be"):
+        QAOptions(top_k=0)
+    with pytest.raises(InputError, match="max_seq_len must be between"):
+        QAOptions(max_seq_len=8)
+
+
+def test_stride_too_large_for_window(ja_qa):
+    with pytest.raises(InputError, match="doc_stride"):
+        ja_qa.ask("何？", JA_CONTEXTS[0], max_seq_len=32, doc_stride=30)
+
+
+def test_html_and_control_characters_are_just_text(en_qa_dir):
+    qa = QuestionAnswerer.load(en_qa_dir)
+    context = "<script>alert(1)</script> The king\x00 built\x1b[31m the bridge in 1843 &amp; more."
+    result = qa.ask("<b>Who</b> built it?", context, top_k=5)
+    for a in result.answers:
+        assert a.text == context[a.start : a.end]
+
+
+def test_int8_model_loads_and_answers(en_qa_dir):
+    fp32 = QuestionAnswerer.load(en_qa_dir).ask("Who?", "Ada Lovelace wrote the report.")
+    int8 = QuestionAnswerer.load(en_qa_dir, precision="INT8").ask(
+        "Who?", "Ada Lovelace wrote the report."
+    )
+    assert int8.best.text == "Ada Lovelace wrote the report."[int8.best.start : int8.best.end]
+    assert fp32.best is not None
+
+
+def test_null_answer_when_threshold_allows(en_qa_dir):
+    qa = QuestionAnswerer.load(en_qa_dir)
+    result = qa.ask("Who?", "Ada Lovelace wrote the report.", null_threshold=-1.0)
+    assert result.best.text == "" and (result.best.start, result.best.end) == (0, 0)
+
+
+def test_compile_happens_once_per_model_device_precision(en_qa_dir):
+    engine = Engine()
+    a = QuestionAnswerer.load(en_qa_dir, engine=engine)
+    b = QuestionAnswerer.load(en_qa_dir, engine=engine)
+    assert a.compiled is b.compiled
+    c = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="INT8")
+    assert c.compiled is not a.compiled
+    assert len(engine.compiled_models()) == 2
+    assert a.compiled.input_names == ("input_ids", "attention_mask", "token_type_ids")
+
+
+def test_unknown_device_and_precision(en_qa_dir, ja_qa_dir):
+    with pytest.raises(DeviceError, match="Unknown device 'TPU'"):
+        QuestionAnswerer.load(en_qa_dir, device="TPU")
+    with pytest.raises(ModelLoadError, match="has no INT8 model"):
+        QuestionAnswerer.load(ja_qa_dir, precision="INT8")
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        QuestionAnswerer.load(en_qa_dir / "missing")
+
+
+def test_wrong_task_is_refused(en_qa_dir):
+    with pytest.raises(InputError, match="is a qa model; expected a ner model"):
+        EntityTagger.load(en_qa_dir)
+
+
+def test_model_without_token_type_ids(tmp_path, en_checkpoint):
+    """DistilBERT has no token_type_ids input: feed only what the graph has."""
+    import torch
+    from transformers import AutoTokenizer, DistilBertConfig, DistilBertForQuestionAnswering
+
+    from qa_demo.export import export
+
+    tok = AutoTokenizer.from_pretrained(en_checkpoint)
+    torch.manual_seed(0)
+    model = DistilBertForQuestionAnswering(
+        DistilBertConfig(vocab_size=tok.vocab_size, dim=32, n_layers=1, n_heads=2, hidden_dim=64)
+    ).eval()
+    export("tiny-distilbert", tmp_path / "m", "qa", model=model, tokenizer=tok, log=lambda m: None)
+    qa = QuestionAnswerer.load(tmp_path / "m")
+    assert "token_type_ids" not in qa.compiled.input_names
+    context = "The bridge was built in 1843."
+    best = qa.ask("When?", context).best
+    assert best.text == context[best.start : best.end]
+
+
+def test_ner_offsets_and_long_text(en_ner_dir):
+    tagger = EntityTagger.load(en_ner_dir, options=None)
+    text = "Ada Lovelace lived in London 😀 and Paris. " * 80
+    result = tagger.tag(text, max_seq_len=64, stride=16)
+    assert len(result.tokens) > 64
+    assert [t.start for t in result.tokens] == sorted(t.start for t in result.tokens)
+    for e in result.entities:
+        assert e.text == text[e.start : e.end]
+    # Each token is tagged once, from the window where it sits furthest from an edge.
+    assert len({(t.start, t.end) for t in result.tokens}) == len(result.tokens)
+    probs = [t.score for t in result.tokens]
+    assert np.all((np.array(probs) > 0) & (np.array(probs) <= 1))
