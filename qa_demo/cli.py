@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import sys
@@ -110,15 +111,17 @@ def cmd_ner(args) -> None:
 def cmd_export(args) -> None:
     from .export import export
 
-    report = export(
-        args.src,
-        args.out,
-        args.task,
-        int8=args.int8,
-        calibration=args.calibration,
-        language=args.language,
-        overwrite=args.overwrite,
-    )
+    # Progress from NNCF and transformers goes to stderr so stdout stays valid JSON.
+    with contextlib.redirect_stdout(sys.stderr):
+        report = export(
+            args.src,
+            args.out,
+            args.task,
+            int8=args.int8,
+            calibration=args.calibration,
+            language=args.language,
+            overwrite=args.overwrite,
+        )
     print(json.dumps({"out": str(report.out_dir), "precisions": list(report.precisions),
                       "max_abs_diff": report.max_abs_diff}, indent=2))
 

@@ -7,6 +7,7 @@ torch. The directory we write has optimum-intel's layout, so either tool's outpu
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable
@@ -47,22 +48,46 @@ def _auto_class(task: Task):
     )
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """True if the Hub's host answers; checked first so offline use fails in seconds.
+
+    transformers retries an unreachable Hub with back-off for about a minute before it gives
+    up, which looks like a hang to someone in a classroom without network.
+    """
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def offline_message(src: str, task: Task) -> str:
+    return (
+        f"Cannot download {src!r}: the Hugging Face Hub is not reachable from this machine. "
+        "Download it where there is network (huggingface-cli download "
+        f"{src} --local-dir DIR), copy DIR here and run: qa-demo export DIR OUT --task "
+        f"{task.value}"
+    )
+
+
 def load_checkpoint(src: str, task: Task):
     """A transformers model and tokenizer from a local directory or a Hub id."""
     transformers = require("transformers", "export")
     require("torch", "export")
+    is_local = Path(src).exists()
+    if not is_local and os.environ.get("HF_HUB_OFFLINE") != "1" and not hub_reachable():
+        raise ModelLoadError(offline_message(src, task))
     try:
         model = _auto_class(task).from_pretrained(src)
         tokenizer = transformers.AutoTokenizer.from_pretrained(src)
     except OSError as exc:
-        if Path(src).exists():
+        if is_local:
             raise ModelLoadError(f"Cannot load the checkpoint in {src}: {exc}") from exc
-        raise ModelLoadError(
-            f"Cannot download {src!r} from the Hugging Face Hub (no network, or no such model). "
-            "Download it on a machine with network (huggingface-cli download "
-            f"{src} --local-dir DIR), copy DIR here and run: qa-demo export DIR OUT --task "
-            f"{task.value}"
-        ) from exc
+        raise ModelLoadError(f"{offline_message(src, task)} ({exc})") from exc
     model.eval()
     return model, tokenizer
 
@@ -150,6 +175,27 @@ def read_calibration_texts(path: Path, task: Task, limit: int = CALIBRATION_SAMP
     return [(q, ln) for ln in lines[:limit]]
 
 
+#: INT8 routes. "weights": NNCF weight-only INT8 (asymmetric, per channel); the CPU plugin
+#: quantizes activations on the fly where it has int8 dot-product instructions (VNNI, AMX) and
+#: decompresses weights to f32 elsewhere. "static": NNCF post-training quantization of weights
+#: and activations, calibrated on real windows. ``qa-demo bench`` measures both.
+INT8_ROUTES = ("weights", "static")
+DEFAULT_INT8_ROUTE = "static"
+
+
+def compress_int8_weights(ov_model):
+    """Weight-only INT8; needs no calibration data."""
+    nncf = require("nncf", "export")
+    return nncf.compress_weights(ov_model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+
+
+def make_int8(ov_model, feeds: list[dict[str, np.ndarray]], route: str = DEFAULT_INT8_ROUTE):
+    """The INT8 model of ``route`` (see INT8_ROUTES)."""
+    if route not in INT8_ROUTES:
+        raise InputError(f"Unknown INT8 route {route!r}; expected one of {INT8_ROUTES}.")
+    return compress_int8_weights(ov_model) if route == "weights" else quantize_int8(ov_model, feeds)
+
+
 def quantize_int8(ov_model, feeds: list[dict[str, np.ndarray]]):
     """NNCF post-training quantization (transformer preset) on real model inputs."""
     nncf = require("nncf", "export")
@@ -175,6 +221,7 @@ def export(
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
     model=None,
     tokenizer=None,
+    int8_route: str = DEFAULT_INT8_ROUTE,
 ) -> ExportReport:
     """Write ``out``: IR + tokenizer + config + qa_demo.json; print the IR/PyTorch difference."""
     import openvino as ov
@@ -216,13 +263,14 @@ def export(
     log(f"FP32 IR vs PyTorch: max abs logit difference {diffs['FP32']:.3g}")
     precisions = ["FP32"]
     if int8:
-        log(f"Quantizing to INT8 with NNCF on {len(feeds)} windows ...")
-        q_model = quantize_int8(ov_model, feeds)
+        log(f"Quantizing to INT8 with NNCF ({int8_route} route) ...")
+        q_model = make_int8(ov_model, feeds, int8_route)
         ov.save_model(q_model, out / PRECISION_FILES["INT8"])
         diffs["INT8"] = max_abs_diff(model, out / PRECISION_FILES["INT8"], feeds)
         log(f"INT8 IR vs PyTorch: max abs logit difference {diffs['INT8']:.3g}")
         precisions.append("INT8")
-    write_meta(out, precisions=precisions, parity_max_abs_diff=diffs)
+    write_meta(out, precisions=precisions, parity_max_abs_diff=diffs,
+               int8_route=int8_route if int8 else None)
     return ExportReport(out, tuple(precisions), diffs)
 
 

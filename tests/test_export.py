@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from qa_demo import ModelLoadError, QuestionAnswerer, load_model_dir
+from qa_demo.cli import main
+from qa_demo.model_dir import discover_models
+
+
+def test_export_cli_with_int8_and_calibration(capsys, en_checkpoint, tmp_path):
+    calib = tmp_path / "calib.json"
+    calib.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [
+        {"context": "The bridge was built in 1843 by the king.",
+         "qas": [{"id": "q1", "question": "When?", "answers": [
+             {"text": "1843", "answer_start": 24}]}]}]}]}), encoding="utf-8")
+    out = tmp_path / "model"
+    code = main(["export", str(en_checkpoint), str(out), "--task", "qa", "--int8",
+                 "--calibration", str(calib)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "FP32 IR vs PyTorch: max abs logit difference" in captured.err
+    report = json.loads(captured.out)
+    assert report["precisions"] == ["FP32", "INT8"]
+    assert report["max_abs_diff"]["FP32"] < 1e-4
+    # The layout optimum-intel writes, plus our metadata.
+    for name in ("openvino_model.xml", "openvino_model.bin", "openvino_model_int8.xml",
+                 "config.json", "tokenizer.json", "qa_demo.json"):
+        assert (out / name).exists(), name
+    model = load_model_dir(out)
+    assert model.task.value == "qa" and set(model.precisions) == {"FP32", "INT8"}
+    assert [m.name for m in discover_models(tmp_path)] == ["model"]
+    # A second export into the same directory needs --overwrite.
+    code = main(["export", str(en_checkpoint), str(out), "--task", "qa"])
+    assert code == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+
+
+def test_optimum_layout_without_our_metadata_loads(en_qa_dir, tmp_path):
+    import shutil
+
+    plain = tmp_path / "optimum_style"
+    shutil.copytree(en_qa_dir, plain)
+    (plain / "qa_demo.json").unlink()
+    qa = QuestionAnswerer.load(plain)
+    assert qa.model.task.value == "qa"
+    assert qa.ask("Who?", "Ada wrote it.").best is not None
+
+
+def test_offline_hub_id_fails_fast_with_instructions(monkeypatch):
+    import qa_demo.export as export_mod
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(export_mod, "hub_reachable", lambda timeout=3.0: False)
+    with pytest.raises(ModelLoadError, match="qa-demo export DIR OUT --task qa"):
+        export_mod.load_checkpoint("someone/some-model", export_mod.Task.QA)
