@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not SHARED_DATA.exists():  # a clone beside ../shared, or a checkout elsewhere
-    SHARED_DATA = Path(os.environ.get("QA_DEMO_SHARED_DATA", "/work/shared/data"))
+# Tests never reach the Hugging Face Hub: everything they load is built here.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+#: ../shared/data beside the checkout; tests that need it skip when it is absent.
+SHARED_DATA = Path(
+    os.environ.get("QA_DEMO_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 WORDS = [
     "the",
@@ -320,4 +324,29 @@ def ja_qa_dir(ja_vocab_dir, tmp_path_factory) -> Path:
     model = BertForQuestionAnswering(tiny_bert_config(tok.vocab_size)).eval()
     out = tmp_path_factory.mktemp("ja_qa") / "model"
     export("tiny-ja", out, "qa", model=model, tokenizer=tok, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def ja_ner_dir(ja_vocab_dir, tmp_path_factory) -> Path:
+    """A tiny random-weight Japanese NER model (BertJapaneseTokenizer files) exported to IR."""
+    import torch
+    from transformers import BertForTokenClassification, BertJapaneseTokenizer
+
+    from qa_demo.export import export
+
+    tok = BertJapaneseTokenizer.from_pretrained(ja_vocab_dir)
+    torch.manual_seed(3)
+    config = tiny_bert_config(
+        tok.vocab_size,
+        num_labels=len(TINY_LABELS),
+        id2label=dict(enumerate(TINY_LABELS)),
+        label2id={lab: i for i, lab in enumerate(TINY_LABELS)},
+    )
+    model = BertForTokenClassification(config).eval()
+    # As in en_ner_checkpoint: a larger classifier gives varied, confident tags.
+    with torch.no_grad():
+        model.classifier.weight.mul_(40)
+    out = tmp_path_factory.mktemp("ja_ner") / "model"
+    export("tiny-ja-ner", out, "ner", model=model, tokenizer=tok, log=lambda m: None)
     return out
