@@ -1,8 +1,8 @@
-"""Hugging Face Spaces entry point: build the pipelines, build the UI, launch."""
+"""Hugging Face Spaces entry point: read models/, build the UI, launch."""
 
-from qa_demo.ui import build_app
+from qa_demo.ui import build_app, launch
 
 demo = build_app()
 
 if __name__ == "__main__":
-    demo.launch()
+    launch(demo)

@@ -1,0 +1,143 @@
+"""Recommended full-size Hub models, and fetching one into ``models/`` on request.
+
+Only BERT-family checkpoints with a WordPiece vocabulary (English ``BertTokenizer``-style, or
+Japanese ``BertJapaneseTokenizer`` with MeCab + WordPiece) are listed: those are the tokenizers
+``qa_demo.tokenization`` reproduces with exact offsets. Nothing here touches the network until
+``fetch`` is called.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelLoadError, require
+from .types import Language, Task
+
+#: Where ``fetch`` checks for network before starting a multi-minute download.
+HUB_HOST = "huggingface.co"
+#: Seconds to wait for that check; offline machines fail at DNS in milliseconds anyway.
+NETWORK_CHECK_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One recommended Hub checkpoint and the directory name it is cached under."""
+
+    hub_id: str
+    task: Task
+    language: Language
+    description: str
+    int8: bool = True
+
+    @property
+    def dir_name(self) -> str:
+        """``owner/name`` -> ``owner--name``: one flat, filesystem-safe directory per model."""
+        return re.sub(r"[^A-Za-z0-9._-]", "-", self.hub_id.replace("/", "--"))
+
+    def export_command(self, models_root: str | Path = "models") -> str:
+        """What to run by hand on a machine with network."""
+        flag = " --int8" if self.int8 else ""
+        return (
+            f"qa-demo export {self.hub_id} {Path(models_root) / self.dir_name} "
+            f"--task {self.task.value}{flag}"
+        )
+
+
+CATALOG: tuple[CatalogEntry, ...] = (
+    CatalogEntry(
+        "distilbert-base-cased-distilled-squad",
+        Task.QA,
+        Language.EN,
+        "DistilBERT (cased) distilled on SQuAD 1.1: small and fast English QA.",
+    ),
+    CatalogEntry(
+        "deepset/bert-base-cased-squad2",
+        Task.QA,
+        Language.EN,
+        "BERT base (cased) on SQuAD 2.0: also says when there is no answer.",
+    ),
+    CatalogEntry(
+        "SkelterLabsInc/bert-base-japanese-jaquad",
+        Task.QA,
+        Language.JA,
+        "Tohoku BERT (MeCab + WordPiece) fine-tuned on JaQuAD: Japanese QA.",
+    ),
+    CatalogEntry(
+        "llm-book/bert-base-japanese-v3-jsquad",
+        Task.QA,
+        Language.JA,
+        "Tohoku BERT v3 (MeCab unidic-lite + WordPiece) fine-tuned on JSQuAD: Japanese QA.",
+    ),
+    CatalogEntry(
+        "dslim/bert-base-NER",
+        Task.NER,
+        Language.EN,
+        "BERT base (cased) on CoNLL-2003: PER, ORG, LOC, MISC.",
+    ),
+    CatalogEntry(
+        "llm-book/bert-base-japanese-v3-ner-wikipedia-dataset",
+        Task.NER,
+        Language.JA,
+        "Tohoku BERT v3 on the Stockmark Wikipedia NER data set: 8 Japanese entity types.",
+    ),
+)
+
+
+def find_entry(hub_id: str, catalog: tuple[CatalogEntry, ...] = CATALOG) -> CatalogEntry:
+    for entry in catalog:
+        if entry.hub_id == hub_id:
+            return entry
+    known = ", ".join(e.hub_id for e in catalog)
+    raise ModelLoadError(f"{hub_id!r} is not in the model catalog; it has {known}.")
+
+
+def hub_reachable(host: str = HUB_HOST, timeout: float = NETWORK_CHECK_TIMEOUT_S) -> bool:
+    """True if a TCP connection to the Hub opens; a quick check, not a guarantee."""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def fetch(
+    entry: CatalogEntry,
+    models_root: str | Path,
+    log: Callable[[str], None] = lambda msg: None,
+    reachable: Callable[[], bool] = hub_reachable,
+) -> Path:
+    """Download ``entry`` from the Hub and export it to ``models_root/entry.dir_name``.
+
+    Raises MissingDependencyError without torch/transformers (the ``export`` extra), and
+    ModelLoadError with the manual steps when the Hub cannot be reached.
+    """
+    out = Path(models_root) / entry.dir_name
+    if (out / "openvino_model.xml").exists():
+        return out
+    # Checked first so that a machine without the extra is told so before anything else.
+    require("torch", "export")
+    require("transformers", "export")
+    if not reachable():
+        raise ModelLoadError(
+            f"Downloading {entry.hub_id} needs network access to {HUB_HOST}, which this machine "
+            "does not have. On a machine with network run: "
+            f"{entry.export_command(models_root)} and copy the directory {out} here."
+        )
+    from .export import export
+
+    existed = out.exists()
+    try:
+        export(
+            entry.hub_id, out, entry.task, int8=entry.int8, description=entry.description, log=log
+        )
+    except BaseException:
+        # A half-written directory would make the next try fail with "not empty".
+        if not existed:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    return out

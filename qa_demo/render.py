@@ -1,0 +1,340 @@
+"""Pure functions from results to what the UI shows: highlight payloads, tables, plot data.
+
+Nothing here imports gradio or touches a model, so every view can be unit-tested from plain
+dataclasses. Tables are pandas DataFrames (gradio's Dataframe and native plots take them).
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .decode import CLS_INDEX, OUTSIDE, softmax
+from .tokenization import Encoded
+from .types import Answer, Entity, Morpheme, NERResult, QAResult, TaggedToken, Timings, Window
+
+#: The highlight label of the answer span. Entities keep their own labels; where the two
+#: overlap the label is "ANSWER+<entity>", so both stay visible in one view.
+ANSWER_LABEL = "ANSWER"
+OVERLAP_JOIN = "+"
+#: Fixed colours so that the answer always looks the same; entity colours cycle through the rest.
+ANSWER_COLOR = "#f59e0b"
+#: Entity colours avoid the answer's orange and the overlap's red, so those stay distinct.
+ENTITY_COLORS = ("#60a5fa", "#34d399", "#a78bfa", "#2dd4bf", "#a3e635", "#38bdf8", "#94a3b8")
+OVERLAP_COLOR = "#ef4444"
+STAGES = ("segment", "tokenize", "infer", "postprocess")
+
+
+def entity_type(label: str) -> str:
+    """``B-PER`` / ``I-PER`` / ``PER`` -> ``PER``."""
+    return label.split("-", 1)[1] if label[:2] in ("B-", "I-", "E-", "S-") else label
+
+
+# -- 1. highlighted context ---------------------------------------------------------------------
+def highlight_segments(
+    text: str, answer: Answer | None, entities: Sequence[Entity] = ()
+) -> list[tuple[str, str | None]]:
+    """``text`` cut into (piece, label) runs; concatenating the pieces gives ``text`` back.
+
+    Labels: ``ANSWER``, the entity type, ``ANSWER+TYPE`` where the answer and an entity overlap,
+    None for plain text. Offsets are Python (code point) offsets, the engine's own.
+    """
+    spans: list[tuple[int, int, str]] = []
+    if answer is not None and answer.end > answer.start:
+        spans.append((answer.start, answer.end, ANSWER_LABEL))
+    spans += [(e.start, e.end, entity_type(e.label)) for e in entities if e.end > e.start]
+    cuts = sorted({0, len(text), *(p for s, e, _ in spans for p in (s, e) if 0 <= p <= len(text))})
+    out: list[tuple[str, str | None]] = []
+    for a, b in itertools.pairwise(cuts):
+        if a == b:
+            continue
+        covering = [lab for s, e, lab in spans if s <= a and b <= e]
+        is_answer = ANSWER_LABEL in covering
+        kinds = sorted({lab for lab in covering if lab != ANSWER_LABEL})
+        if is_answer and kinds:
+            label: str | None = OVERLAP_JOIN.join([ANSWER_LABEL, *kinds])
+        elif is_answer:
+            label = ANSWER_LABEL
+        else:
+            label = "/".join(kinds) or None
+        # Only plain text is merged: two adjacent entities of one type must stay two runs.
+        if out and label is None and out[-1][1] is None:
+            out[-1] = (out[-1][0] + text[a:b], label)
+        else:
+            out.append((text[a:b], label))
+    return out
+
+
+def segment_offsets(
+    segments: Sequence[tuple[str, str | None]],
+) -> list[tuple[int, int, str | None]]:
+    """(start, end, label) of every run, in characters of the original text."""
+    out, pos = [], 0
+    for piece, label in segments:
+        out.append((pos, pos + len(piece), label))
+        pos += len(piece)
+    return out
+
+
+def color_map(segments: Sequence[tuple[str, str | None]]) -> dict[str, str]:
+    labels = sorted({lab for _, lab in segments if lab})
+    colors: dict[str, str] = {}
+    entity_kinds = sorted({lab for lab in labels if not lab.startswith(ANSWER_LABEL)})
+    for i, kind in enumerate(entity_kinds):
+        colors[kind] = ENTITY_COLORS[i % len(ENTITY_COLORS)]
+    for lab in labels:
+        if lab == ANSWER_LABEL:
+            colors[lab] = ANSWER_COLOR
+        elif lab.startswith(ANSWER_LABEL):
+            colors[lab] = OVERLAP_COLOR
+    return colors
+
+
+# -- 2. n-best ----------------------------------------------------------------------------------
+NBEST_COLUMNS = ["rank", "answer", "score", "start", "end", "window"]
+
+
+def nbest_rows(answers: Sequence[Answer]) -> list[list]:
+    return [
+        [i + 1, a.text or "(no answer)", round(a.score, 4), a.start, a.end, a.window]
+        for i, a in enumerate(answers)
+    ]
+
+
+# -- 3. tokens ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TokenRow:
+    """One WordPiece token traced back through every stage."""
+
+    index: int
+    surface: str  # text[start:end], as typed
+    nfkc: str
+    morpheme: str
+    pos: str
+    piece: str
+    id: int
+    start: int
+    end: int
+    tag: str
+    tag_score: float | None
+    unknown: bool
+
+    def to_json(self) -> dict:
+        return {
+            "index": self.index,
+            "surface": self.surface,
+            "nfkc": self.nfkc,
+            "morpheme": self.morpheme,
+            "pos": self.pos,
+            "piece": self.piece,
+            "id": self.id,
+            "start": self.start,
+            "end": self.end,
+            "tag": self.tag,
+            "tag_score": self.tag_score,
+            "unknown": self.unknown,
+        }
+
+
+TOKEN_COLUMNS = [
+    "#", "surface", "NFKC", "morpheme", "POS", "piece", "id", "start", "end", "NER tag",
+    "NER score", "[UNK]",
+]
+
+
+def _covering(start: int, spans: Sequence[tuple[int, int]]) -> int | None:
+    """Index of the span containing character ``start`` (spans sorted, non-overlapping)."""
+    lo, hi = 0, len(spans)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if spans[mid][1] <= start:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < len(spans) and spans[lo][0] <= start < spans[lo][1]:
+        return lo
+    return None
+
+
+def token_rows(
+    text: str,
+    encoded: Encoded,
+    morphemes: Sequence[Morpheme],
+    unk_id: int,
+    tagged: Sequence[TaggedToken] = (),
+) -> list[TokenRow]:
+    """Join WordPiece tokens with the morphemes and NER tags that cover them, by offsets.
+
+    Joining by character offsets (not by index) lets the NER model have another tokenizer.
+    """
+    m_spans = [(m.start, m.end) for m in morphemes]
+    t_spans = [(t.start, t.end) for t in tagged]
+    rows = []
+    for i, (piece, tid, (start, end)) in enumerate(
+        zip(encoded.pieces, encoded.ids, encoded.offsets, strict=True)
+    ):
+        surface = text[start:end]
+        m = _covering(start, m_spans)
+        t = _covering(start, t_spans)
+        rows.append(
+            TokenRow(
+                index=i,
+                surface=surface,
+                nfkc=unicodedata.normalize("NFKC", surface),
+                morpheme=morphemes[m].surface if m is not None else "",
+                pos=morphemes[m].pos if m is not None else "",
+                piece=piece,
+                id=int(tid),
+                start=int(start),
+                end=int(end),
+                tag=tagged[t].tag if t is not None else "",
+                tag_score=round(tagged[t].score, 4) if t is not None else None,
+                unknown=int(tid) == unk_id,
+            )
+        )
+    return rows
+
+
+def token_table(rows: Sequence[TokenRow]) -> list[list]:
+    return [
+        [
+            r.index, r.surface, r.nfkc, r.morpheme, r.pos, r.piece, r.id, r.start, r.end,
+            r.tag or OUTSIDE, r.tag_score if r.tag_score is not None else "",
+            "⚠ [UNK]" if r.unknown else "",
+        ]
+        for r in rows
+    ]
+
+
+# -- 4. start/end probabilities ------------------------------------------------------------------
+def probability_frame(window: Window, start_logits: np.ndarray, end_logits: np.ndarray):
+    """Long-form frame (position, token, probability, kind) over one window's context tokens.
+
+    The softmax runs over the context tokens plus [CLS], as the span search does, so the
+    curves show the probabilities the answer was chosen from.
+    """
+    import pandas as pd
+
+    context = np.array([sid == 1 for sid in window.sequence_ids], dtype=bool)
+    norm = context.copy()
+    if len(norm):
+        norm[CLS_INDEX] = True
+    p_start = softmax(start_logits, norm)
+    p_end = softmax(end_logits, norm)
+    rows = []
+    for pos in np.flatnonzero(context):
+        a, b = window.offsets[pos] or (0, 0)
+        label = f"{pos}:{a}-{b}"
+        rows.append((int(pos), label, float(p_start[pos]), "start"))
+        rows.append((int(pos), label, float(p_end[pos]), "end"))
+    return pd.DataFrame(rows, columns=["position", "token", "probability", "kind"])
+
+
+# -- 5. timings ---------------------------------------------------------------------------------
+TIMING_COLUMNS = ["pipeline", "segment", "tokenize", "infer", "postprocess", "total",
+                  "compile (first use)", "compiled now", "device"]
+
+
+@dataclass(frozen=True)
+class StageTimes:
+    """Timings of one pipeline in one request, plus its one-off compile."""
+
+    pipeline: str
+    timings: Timings
+    first_compile_ms: float  # what compiling this model took when it was first used
+    device: str  # the devices that actually ran it (what AUTO picked)
+
+
+def timing_rows(stages: Sequence[StageTimes]) -> list[list]:
+    rows = []
+    for s in stages:
+        t = s.timings
+        rows.append([
+            s.pipeline, round(t.segment, 2), round(t.tokenize, 2), round(t.infer, 2),
+            round(t.postprocess, 2), round(t.total, 2), round(s.first_compile_ms, 1),
+            "yes" if t.compile > 0.5 else "no (cached)", s.device,
+        ])
+    return rows
+
+
+def timing_frame(stages: Sequence[StageTimes]):
+    """Long-form frame for a bar chart: steady-state stage times, compile kept out."""
+    import pandas as pd
+
+    rows = [
+        (s.pipeline, stage, float(getattr(s.timings, stage)))
+        for s in stages
+        for stage in STAGES
+    ]
+    return pd.DataFrame(rows, columns=["pipeline", "stage", "ms"])
+
+
+# -- 6. windows ---------------------------------------------------------------------------------
+WINDOW_COLUMNS = ["window", "chars", "char start", "char end", "tokens", "starts with", "won"]
+PREVIEW_CHARS = 24
+
+
+def window_rows(text: str, windows: Sequence[Window], winner: int | None) -> list[list]:
+    return [
+        [
+            w.index, w.char_end - w.char_start, w.char_start, w.char_end, len(w),
+            text[w.char_start : w.char_start + PREVIEW_CHARS].replace("\n", " "),
+            "★" if w.index == winner else "",
+        ]
+        for w in windows
+    ]
+
+
+# -- summaries (the only HTML/Markdown built from user text: always escaped) -------------------
+def escape(text: str) -> str:
+    """Escape user text before it goes anywhere HTML or Markdown is rendered."""
+    return html.escape(text, quote=True).replace("\n", " ")
+
+
+# -- 8. the downloadable record ------------------------------------------------------------------
+def run_record(
+    question: str,
+    context: str,
+    model: str,
+    qa: QAResult,
+    tokens: Sequence[TokenRow],
+    ner: NERResult | None = None,
+    stages: Sequence[StageTimes] = (),
+) -> dict:
+    """Everything about one run as JSON-ready data: tokens, offsets, logits, timings."""
+    return {
+        "model": model,
+        "question": question,
+        "context": context,
+        "answers": [{**a.to_json(), "window": a.window} for a in qa.answers],
+        "null_score": qa.null_score,
+        "device": qa.device,
+        "entities": [e.to_json() for e in ner.entities] if ner else [],
+        "tokens": [t.to_json() for t in tokens],
+        "windows": [
+            {
+                "index": w.index,
+                "char_start": w.char_start,
+                "char_end": w.char_end,
+                "input_ids": [int(x) for x in w.input_ids],
+                "offsets": [list(o) if o else None for o in w.offsets],
+                "start_logits": [round(float(x), 5) for x in s],
+                "end_logits": [round(float(x), 5) for x in e],
+            }
+            for w, s, e in zip(qa.windows, qa.start_logits, qa.end_logits, strict=True)
+        ],
+        "timings_ms": {
+            s.pipeline: {
+                **s.timings.to_json(),
+                "compile_this_request": round(s.timings.compile, 3),
+                "first_compile": round(s.first_compile_ms, 3),
+                "device": s.device,
+            }
+            for s in stages
+        },
+    }

@@ -1,0 +1,245 @@
+"""The demo app: registry and service, the JSON API through gradio_client, and a real browser.
+
+One app is launched per module on 127.0.0.1 with a free port, over tiny random-weight models.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa_demo.catalog import CATALOG, fetch
+from qa_demo.errors import ModelLoadError, QADemoError
+from qa_demo.types import Language, Task
+from qa_demo.ui import (
+    AUTO,
+    DemoService,
+    ModelRegistry,
+    Selection,
+    Settings,
+    build_ui,
+    error_message,
+    launch,
+    load_examples,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+EN_CONTEXT = "Ada Lovelace wrote the report in London in 1843. Tokyo station opened in 1914."
+JA_CONTEXT = "ｻｸﾗﾃﾞﾝｷ株式会社は２０２５年４月、熊本県菊池市に新しい工場を建設すると発表した。"
+
+
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory, en_qa_dir, en_ner_dir, ja_qa_dir, ja_ner_dir) -> Path:
+    root = tmp_path_factory.mktemp("ui_models")
+    for name, src in [("en-qa", en_qa_dir), ("en-ner", en_ner_dir), ("ja-qa", ja_qa_dir),
+                      ("ja-ner", ja_ner_dir)]:
+        shutil.copytree(src, root / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def service(models_root) -> DemoService:
+    return DemoService(ModelRegistry(models_root))
+
+
+@pytest.fixture(scope="module")
+def app_url(service):
+    demo = build_ui(service, load_examples())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+# -- registry and service --------------------------------------------------------------------------
+def test_registry_lists_local_and_catalog_models(service):
+    reg = service.registry
+    qa_values = [v for _, v in reg.choices(Task.QA)]
+    assert qa_values[0] == AUTO and {"en-qa", "ja-qa"} <= set(qa_values)
+    assert any(v.startswith("hub:") for v in qa_values)
+    assert "AUTO" in reg.devices() and "CPU" in reg.devices()
+
+
+def test_answer_pairs_qa_with_ner_of_the_same_language(service):
+    run = service.answer("Who wrote the report?", EN_CONTEXT, Settings())
+    assert run.qa_model.name == "en-qa" and run.ner_model.name == "en-ner"
+    best = run.qa.best
+    assert best.text == EN_CONTEXT[best.start : best.end]
+    assert len(run.tokens) > 5 and all(t.surface == EN_CONTEXT[t.start : t.end] for t in run.tokens)
+    assert [s.pipeline for s in run.stages] == ["QA", "NER"]
+    json.dumps(run.to_json())  # the download must serialise
+
+    ja = service.answer("どこに工場を建設しますか？", JA_CONTEXT, Settings(dictionary="jumandic"))
+    assert ja.qa_model.name == "ja-qa" and ja.ner_model.name == "ja-ner"
+    assert {t.pos for t in ja.tokens} - {""}  # MeCab POS joined in
+
+
+def test_pipelines_are_built_once_and_shared(service):
+    reg = service.registry
+    sel = Selection(reg.model("en-qa", Task.QA, Language.EN), "CPU", "FP32", None)
+    assert reg.pipeline(Task.QA, sel) is reg.pipeline(Task.QA, sel)
+
+
+@pytest.mark.parametrize(
+    ("question", "context", "settings", "expected"),
+    [
+        ("", EN_CONTEXT, Settings(), "Please enter a question."),
+        ("Who?", "   \n", Settings(language="en"), "Please enter a context"),
+        ("誰？", "   ", Settings(language="ja"), "文脈（答えを探す文章）を入力してください"),
+        ("Who?", "x" * 100_001, Settings(), "100,001 characters long"),
+        ("Who?", EN_CONTEXT, Settings(model="nope"), "Unknown model 'nope'"),
+        ("Who?", EN_CONTEXT, Settings(device="TPU"), "Unknown device 'TPU'"),
+        ("Who?", EN_CONTEXT, Settings(model="hub:distilbert-base-cased-distilled-squad"),
+         "is not downloaded yet"),
+    ],
+)
+def test_bad_input_gives_one_clear_sentence(service, question, context, settings, expected):
+    with pytest.raises(QADemoError) as info:
+        service.answer(question, context, settings)
+    msg = error_message(info.value, "en" if settings.language != "ja" else "ja")
+    assert expected in msg and "Traceback" not in msg
+
+
+def test_error_messages_follow_the_ui_language():
+    exc = ModelLoadError("Model file x does not exist.")
+    assert error_message(exc, "ja").startswith("モデルを読み込めない")
+    assert error_message(exc, "en").startswith("The model could not be loaded")
+
+
+def test_missing_precision_falls_back_with_a_note(service):
+    run = service.answer("誰？", JA_CONTEXT, Settings(precision="INT8"))
+    assert run.qa_model.name == "ja-qa"  # exported without INT8
+    assert any("INT8" in n for n in run.notes)
+
+
+def test_compare_runs_every_device_and_precision(service):
+    rows = service.compare("Who wrote the report?", EN_CONTEXT, Settings(model="en-qa"))
+    assert {(r["device"], r["precision"]) for r in rows} == {
+        (d, p) for d in ("CPU", "AUTO") for p in ("FP32", "INT8")
+    }
+    assert all(r["ran on"] for r in rows)
+
+
+def test_fetch_offline_says_how_to_do_it_by_hand(tmp_path):
+    entry = CATALOG[0]
+    with pytest.raises(ModelLoadError) as info:
+        fetch(entry, tmp_path, reachable=lambda: False)
+    assert "needs network" in str(info.value) and f"qa-demo export {entry.hub_id}" in str(
+        info.value
+    )
+    assert not (tmp_path / entry.dir_name).exists()
+
+
+def test_examples_cover_the_required_cases():
+    examples = load_examples()
+    assert {e.language for e in examples} == {"ja", "en"}
+    assert any(len(e.context) > 800 for e in examples if e.language == "en")
+    assert any(len(e.context) > 800 for e in examples if e.language == "ja")
+    assert any(any("\uff61" <= c <= "\uff9f" for c in e.context) for e in examples)
+    assert any(any("０" <= c <= "９" for c in e.context) for e in examples)
+
+
+def test_serve_is_a_cli_subcommand_and_ui_import_stays_light():
+    from qa_demo.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "7000"])
+    assert (args.host, args.port, args.share) == ("0.0.0.0", 7000, False)
+    code = (
+        "import sys, qa_demo.ui, qa_demo.render, qa_demo.catalog; "
+        "bad = {'gradio', 'torch', 'transformers'} & set(sys.modules); "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- the JSON API ----------------------------------------------------------------------------------
+def test_api_answer_ner_tokenize(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    out = client.predict("Who wrote the report?", EN_CONTEXT, api_name="/answer")
+    best = out["answers"][0]
+    assert best["text"] == EN_CONTEXT[best["start"] : best["end"]]
+    assert out["model"] == "en-qa" and out["ner_model"] == "en-ner"
+    assert {"QA", "NER"} <= set(out["timings_ms"])
+    assert out["tokens"] and out["windows"][0]["start_logits"]
+    answer_hl = [h for h in out["highlight"] if h["label"].startswith("ANSWER")]
+    assert answer_hl[0]["start"] == best["start"] and answer_hl[-1]["end"] == best["end"]
+
+    ner = client.predict(JA_CONTEXT, api_name="/ner")
+    assert ner["model"] == "ja-ner" and ner["tokens"]
+    for ent in ner["entities"]:
+        assert ent["text"] == JA_CONTEXT[ent["start"] : ent["end"]]
+
+    tok = client.predict(JA_CONTEXT, api_name="/tokenize")
+    assert tok["language"] == "ja" and tok["dictionary"] == "unidic-lite"
+    assert tok["tokens"][0]["surface"] == "ｻ" and tok["tokens"][0]["nfkc"] == "サ"
+
+    with pytest.raises(Exception, match="Please enter a question"):
+        client.predict("  ", EN_CONTEXT, api_name="/answer")
+    # The app keeps serving after an error.
+    assert client.predict("Who?", EN_CONTEXT, api_name="/answer")["answers"]
+
+
+# -- the browser ---------------------------------------------------------------------------------
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_browser_answers_english_and_japanese(app_url, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    cases = [
+        ("en", "Where was the report written?", EN_CONTEXT),
+        ("ja", "工場はどこに建設されますか？", JA_CONTEXT),
+        ("script", "<b>who</b>?", "<script>window.__pwned = 1</script> Ada <img src=x "
+         "onerror=\"window.__pwned = 2\"> wrote it in London."),
+    ]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(app_url)
+            page.wait_for_load_state("networkidle")
+            for name, question, context in cases:
+                page.locator("#context textarea").fill(context)
+                page.locator("#question textarea").fill(question)
+                page.locator("#answer-btn").click()
+                # The summary names the models once this request is done.
+                page.wait_for_function(
+                    "c => document.querySelector('#summary').innerText.includes(c)",
+                    arg="ja-qa" if name == "ja" else "en-qa",
+                    timeout=60_000,
+                )
+                page.wait_for_function(
+                    "t => document.querySelector('#highlighted .textfield')?.innerText"
+                    ".replace(/\\s/g, '').includes(t)",
+                    arg=context[-8:].replace(" ", ""),
+                    timeout=30_000,
+                )
+                legend = page.locator("#highlighted .legend-item").all_inner_texts()
+                assert any(lab.startswith("ANSWER") for lab in legend), legend
+                assert any(not lab.startswith("ANSWER") or "+" in lab for lab in legend), legend
+                answered = page.locator("#highlighted .token.highlighted").count()
+                assert answered >= 2  # the answer and at least one entity
+                page.screenshot(path=str(tmp_path / f"app-{name}.png"), full_page=True)
+            # Markup typed by the user is shown as text and never runs.
+            assert page.evaluate("window.__pwned") is None
+            text = "".join(page.locator("#highlighted .textfield").inner_text().split())
+            assert "<script>window.__pwned=1</script>" in text
+            summary = page.locator("#summary").inner_html()
+            assert "<b>who</b>" not in summary
+        finally:
+            browser.close()
