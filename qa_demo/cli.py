@@ -13,7 +13,9 @@ from .errors import QADemoError
 
 EXIT_USER_ERROR = 2
 #: Modules with an ``add_subcommands(subparsers)`` function: serve, eval, train, bench.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("qa_demo.evaluate", "qa_demo.train")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "qa_demo.evaluate", "qa_demo.train", "qa_demo.bench", "qa_demo.ui"
+)
 
 
 def _read_text(text: str | None, path: str | None, what: str) -> str:
