@@ -180,7 +180,9 @@ def read_calibration_texts(path: Path, task: Task, limit: int = CALIBRATION_SAMP
 #: decompresses weights to f32 elsewhere. "static": NNCF post-training quantization of weights
 #: and activations, calibrated on real windows. ``qa-demo bench`` measures both.
 INT8_ROUTES = ("weights", "static")
-DEFAULT_INT8_ROUTE = "static"
+#: On the AVX2 machine of the README's Performance section, "weights" ran at about FP32
+#: speed and "static" slower (no VNNI: oneDNN falls back to jit_gemm_i8); see README.
+DEFAULT_INT8_ROUTE = "weights"
 
 
 def compress_int8_weights(ov_model):

@@ -501,7 +501,10 @@ class Example:
 
     @property
     def label(self) -> str:
-        return f"{self.title_ja} / {self.title_en}"
+        # Each example exists in both languages; lead with the example's own language.
+        if self.language == "ja":
+            return f"🇯🇵 {self.title_ja}"
+        return f"🇬🇧 {self.title_en}"
 
 
 def load_examples(path: str | Path | None = None) -> list[Example]:
