@@ -124,7 +124,11 @@ def test_parallel_windows_equal_one_batch(en_qa_dir):
     one = QuestionAnswerer.load(en_qa_dir, engine=engine, options=opts,
                                 parallel_windows=False).ask("Who?", context)
     assert len(par.windows) > 4
-    assert par.answers == one.answers
+    # Padding changes float rounding, not the answer.
+    assert [(a.text, a.start, a.end) for a in par.answers] == [
+        (a.text, a.start, a.end) for a in one.answers
+    ]
+    assert [a.score for a in par.answers] == pytest.approx([a.score for a in one.answers])
     for a, b in zip(par.start_logits + par.end_logits, one.start_logits + one.end_logits,
                     strict=True):
         assert a.shape == b.shape
