@@ -64,15 +64,17 @@ def test_gold_answer_spans_map_back_to_answer_text(ja_vocab_dir):
 def test_offsets_survive_nfkc_and_emoji(ja_vocab_dir):
     tok = load_tokenizer(ja_vocab_dir)
     enc = tok.encode(TRICKY)
-    pieces = dict(zip(enc.pieces, enc.offsets, strict=False))
-    first = enc.offsets[0]
-    assert TRICKY[first[0] : enc.offsets[3][1]] == "ｱｯﾌﾟﾙ"
-    assert TRICKY[slice(*pieces["株"])] == "㈱"
-    assert "[UNK]" in enc.pieces
-    unk = enc.offsets[enc.pieces.index("[UNK]")]
-    assert TRICKY[unk[0] : unk[1]] == "😀"
+    def word(w: int) -> str:
+        spans = [o for o, wid in zip(enc.offsets, enc.word_ids, strict=True) if wid == w]
+        return TRICKY[spans[0][0] : spans[-1][1]]
+
+    # Words (MeCab morphemes) map back to the original characters, whatever the vocab.
+    assert word(0) == "ｱｯﾌﾟﾙ"
+    assert [word(w) for w in (1, 2, 3)] == ["㈱", "㈱", "㈱"]
+    assert "２０２４" in [word(w) for w in set(enc.word_ids)]
+    assert (TRICKY.index("😀"), TRICKY.index("😀") + 1) in enc.offsets
     # The semi-voiced mark that NFKC folds into パ belongs to the token, not to nothing.
-    assert TRICKY[enc.offsets[-2][0] : enc.offsets[-1][1]] == "ﾊﾟﾝ"
+    assert word(max(enc.word_ids)) == "ﾊﾟﾝ"
 
 
 def test_repair_offsets_gives_folded_characters_to_the_previous_token():

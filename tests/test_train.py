@@ -1,0 +1,178 @@
+"""Training end to end on tiny models: train a few steps, export, load, evaluate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_demo.cli import main
+from qa_demo.errors import InputError
+from qa_demo.train import SCRATCH_JA, ScratchConfig, TrainConfig, train
+from qa_demo.types import Task
+
+CONTEXTS = [
+    ("Lovelace", "Ada Lovelace wrote the report in London in 1843.",
+     [("Who wrote the report?", "Ada Lovelace"), ("Where was the report written?", "London"),
+      ("When was the report written?", "1843")]),
+    ("Bridge", "The bridge over the river was built by the king in 1999.",
+     [("Who built the bridge?", "the king"), ("When was the bridge built?", "1999")]),
+    ("Tokyo", "Tokyo station was opened in 1914 by the company.",
+     [("When was Tokyo station opened?", "1914"), ("Who opened the station?", "the company")]),
+]
+
+JA_NER = [
+    {"curid": str(i), "text": text, "entities": ents}
+    for i, (text, ents) in enumerate([
+        ("東京で山田太郎が話した。", [{"name": "東京", "span": [0, 2], "type": "地名"},
+                                     {"name": "山田太郎", "span": [3, 7], "type": "人名"}]),
+        ("大阪の会社に勤める。", [{"name": "大阪", "span": [0, 2], "type": "地名"}]),
+        ("田中花子は京都に住む。", [{"name": "田中花子", "span": [0, 4], "type": "人名"},
+                                   {"name": "京都", "span": [5, 7], "type": "地名"}]),
+    ] * 4)
+]
+
+
+def squad_file(tmp_path: Path) -> Path:
+    data = []
+    for title, context, qas in CONTEXTS:
+        items = [{"id": f"{title}-{i}", "question": q,
+                  "answers": [{"text": a, "answer_start": context.index(a)}]}
+                 for i, (q, a) in enumerate(qas)]
+        data.append({"title": title, "paragraphs": [{"context": context, "qas": items}]})
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"version": "1.1", "data": data}), encoding="utf-8")
+    return path
+
+
+def test_qa_trains_exports_and_evaluates(en_checkpoint, tmp_path, capsys):
+    data = squad_file(tmp_path)
+    out = tmp_path / "model"
+    assert main(["train", "qa", "--base", str(en_checkpoint), "--data", str(data),
+                 "--eval", str(data), "--out", str(out), "--epochs", "2", "--batch-size", "4",
+                 "--lr", "1e-3", "--max-seq-len", "64", "--seed", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "epoch 1: loss" in captured.err and "epoch 2: loss" in captured.err
+    # NNCF may print its own progress to stdout; the report is the last thing printed.
+    report = json.loads(captured.out[captured.out.rindex('{\n  "out"'):])
+    assert set(report["eval"]) >= {"exact", "f1", "total"} and report["eval"]["total"] == 7
+    assert (out / "openvino_model.xml").exists() and (out / "openvino_model_int8.xml").exists()
+    meta = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
+    assert meta["task"] == "qa" and "demo" in meta["description"]
+    assert meta["training"]["params"]["lr"] == 1e-3
+    # The written directory is what the app loads; `qa-demo eval` reproduces the number.
+    assert main(["eval", "qa", "--model", str(out), "--data", str(data), "--json",
+                 "--max-seq-len", "64", "--doc-stride", "21",
+                 "--predictions", str(tmp_path / "p.json")]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["f1"] == pytest.approx(report["eval"]["f1"])
+
+
+def test_training_refuses_a_non_empty_out_dir(en_checkpoint, tmp_path, capsys):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["train", "qa", "--base", str(en_checkpoint), "--data",
+                 str(squad_file(tmp_path)), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_same_seed_same_losses(en_checkpoint, tmp_path):
+    cfg = TrainConfig(Task.QA, str(en_checkpoint), squad_file(tmp_path), None, epochs=2,
+                      batch_size=2, lr=1e-3, max_seq_len=64, doc_stride=16, seed=7)
+    first = [h.loss for h in train(cfg, log=lambda m: None).history]
+    second = [h.loss for h in train(cfg, log=lambda m: None).history]
+    assert first == second and all(np.isfinite(first))
+
+
+def test_japanese_ner_from_scratch_with_holdout(tmp_path):
+    data = tmp_path / "ner.json"
+    data.write_text(json.dumps(JA_NER, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "ja-ner"
+    cfg = TrainConfig(
+        Task.NER, SCRATCH_JA, data, out, eval_data=data, epochs=2, batch_size=4, lr=1e-3,
+        max_seq_len=64, doc_stride=16, int8=False, fp16_weights=True,
+        scratch=ScratchConfig(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2,
+                              intermediate_size=64),
+    )
+    result = train(cfg, log=lambda m: None)
+    assert result.final_eval["support"] == 20
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert set(config["id2label"].values()) == {"O", "B-人名", "I-人名", "B-地名", "I-地名"}
+    tok_config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert tok_config["tokenizer_class"] == "BertJapaneseTokenizer"
+    from qa_demo.ner import EntityTagger
+
+    tagger = EntityTagger.load(out)
+    assert tagger.language.value == "ja"
+    tagger.tag("東京で山田太郎が話した。")  # loads and runs on the serving path
+    with pytest.raises(InputError, match="--overwrite"):
+        train(cfg, log=lambda m: None)
+
+
+def test_lr_search_prints_trials_and_saves_a_plot(en_checkpoint, tmp_path, capsys):
+    plot = tmp_path / "lr.png"
+    data = squad_file(tmp_path)
+    assert main(["train", "qa", "--base", str(en_checkpoint), "--data", str(data),
+                 "--eval", str(data), "--search", "lr", "--trials", "2", "--epochs", "1",
+                 "--batch-size", "4", "--max-seq-len", "64", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "best learning rate" in out and out.count("e-0") >= 2
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ner_labels_follow_char_spans_in_bio_and_io(en_ner_checkpoint):
+    from qa_demo.datasets import EntitySpan, NERExample
+    from qa_demo.tokenization import load_tokenizer
+    from qa_demo.train import ner_features, ner_labels
+
+    tok = load_tokenizer(en_ner_checkpoint)
+    ex = NERExample("1", "Ada Lovelace went to London", (EntitySpan(0, 12, "PER"),
+                                                          EntitySpan(21, 27, "LOC")))
+    for scheme, want in (("BIO", ["B-PER", "I-PER", "O", "O", "B-LOC"]),
+                         ("IO", ["I-PER", "I-PER", "O", "O", "I-LOC"])):
+        labels = ner_labels([ex], scheme)
+        (feat,) = ner_features(tok, [ex], {lab: i for i, lab in enumerate(labels)}, 64, 16)
+        enc = tok.encode(ex.text)
+        # One tag per word's first piece is enough to check; pieces of a word share its tag.
+        words = {}
+        for i, w in enumerate(enc.word_ids):
+            words.setdefault(w, labels[feat.labels[1 + i]])
+        assert list(words.values()) == want
+        assert feat.labels[0] == -100 and feat.labels[-1] == -100  # [CLS], [SEP] not scored
+
+
+# -- the shipped models ---------------------------------------------------------------------------
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+SHIPPED = ("ja-ner", "ja-qa", "en-qa", "en-ner")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_card_quick_check_reproduces(name, capsys, monkeypatch):
+    """Each card has a `--limit` quick check; `qa-demo eval` must print the same lines."""
+    import re
+    import shlex
+
+    from conftest import SHARED_DATA
+
+    model = MODELS / name
+    if not (model / "README.md").exists():
+        pytest.skip(f"{model} is not shipped in this checkout")
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is absent")
+    meta = json.loads((model / "qa_demo.json").read_text(encoding="utf-8"))
+    assert "demo" in meta["description"].lower()
+    assert set(meta["precisions"]) == {"FP32", "INT8"}
+    card = (model / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"Quick check.*?```\n\$ (qa-demo [^\n]+)\n(.*?)```", card, re.S)
+    assert block, f"{name}/README.md has no quick-check block"
+    argv = shlex.split(block.group(1))[1:]
+    argv = [a.replace("../shared/data", str(SHARED_DATA)) for a in argv]
+    monkeypatch.chdir(MODELS.parent)
+    assert main(argv) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed == block.group(2).strip().splitlines()
