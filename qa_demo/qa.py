@@ -69,6 +69,8 @@ class QuestionAnswerer(Pipeline):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.options = options or QAOptions()
+        tok = self.tokenizer
+        self._special_ids = np.array([tok.cls_id, tok.sep_id, tok.pad_id], dtype=np.int64)
         #: On CPU, run the windows of a long context as parallel requests on a THROUGHPUT
         #: compile instead of one padded batch (measured faster by ``qa-demo bench``).
         self.parallel_windows = parallel_windows
@@ -159,10 +161,15 @@ class QuestionAnswerer(Pipeline):
         candidates: dict[str, Answer] = {}
         null_score = 1.0
         for window, s_log, e_log in zip(prepared.windows, start_logits, end_logits, strict=True):
-            context_mask = np.array([sid == 1 for sid in window.sequence_ids])
+            # A special token written in the context (JSQuAD's "title [SEP] paragraph") is a
+            # boundary: no answer starts, ends or runs across it.
+            special = np.isin(window.input_ids, self._special_ids)
+            context_mask = np.array([sid == 1 for sid in window.sequence_ids]) & ~special
             spans = best_spans(s_log, e_log, context_mask, opts.max_answer_len, depth)
             null_score = min(null_score, spans.null_score)
             for s, e, score in zip(spans.starts, spans.ends, spans.scores, strict=True):
+                if special[s : e + 1].any():
+                    continue
                 start, end = self._chars(window, int(s), int(e), opts.align_to_words)
                 key = context[start:end].lower()
                 prev = candidates.get(key)

@@ -164,3 +164,11 @@ def test_ner_offsets_and_long_text(en_ner_dir):
     assert len({(t.start, t.end) for t in result.tokens}) == len(result.tokens)
     probs = [t.score for t in result.tokens]
     assert np.all((np.array(probs) > 0) & (np.array(probs) <= 1))
+
+
+def test_regression_answer_crosses_literal_sep_in_jsquad_context(ja_qa):
+    """JSQuAD contexts are "title [SEP] paragraph"; an answer must not run across [SEP]."""
+    context = "富士山 [SEP] 富士山は日本で最も高い山であり、標高は３７７６メートルである。"
+    sep = context.index("[SEP]")
+    for a in ja_qa.ask("富士山の標高は？", context, top_k=20).answers:
+        assert a.end <= sep or a.start >= sep + len("[SEP]")
