@@ -65,14 +65,15 @@ class QuestionAnswerer(Pipeline):
     task = Task.QA
 
     def __init__(
-        self, *args, options: QAOptions | None = None, parallel_windows: bool = True, **kwargs
+        self, *args, options: QAOptions | None = None, parallel_windows: bool = False, **kwargs
     ) -> None:
         super().__init__(*args, **kwargs)
         self.options = options or QAOptions()
         tok = self.tokenizer
         self._special_ids = np.array([tok.cls_id, tok.sep_id, tok.pad_id], dtype=np.int64)
-        #: On CPU, run the windows of a long context as parallel requests on a THROUGHPUT
-        #: compile instead of one padded batch (measured faster by ``qa-demo bench``).
+        #: On CPU, run the windows of a long context as parallel requests on a second,
+        #: THROUGHPUT compile instead of one padded batch. Off by default: it was faster only
+        #: while the machine was busy (README, Performance) and costs ~0.4 GB more memory.
         self.parallel_windows = parallel_windows
 
     def ask(self, question: str, context: str, **overrides) -> QAResult:
