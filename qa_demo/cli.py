@@ -120,7 +120,8 @@ def cmd_export(args) -> None:
             args.out,
             args.task,
             int8=args.int8,
-            int8_route=args.int8_route,
+            # A calibration file only means something to static quantization.
+            int8_route=args.int8_route or ("static" if args.calibration else "weights"),
             calibration=args.calibration,
             language=args.language,
             overwrite=args.overwrite,
@@ -182,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output model directory")
     p.add_argument("--task", required=True, choices=["qa", "ner"])
     p.add_argument("--int8", action="store_true", help="also write an NNCF INT8 model")
-    p.add_argument("--int8-route", default="weights", choices=["weights", "static"],
-                   help="INT8 by weight-only compression (default) or static quantization")
+    p.add_argument("--int8-route", choices=["weights", "static"],
+                   help="INT8 by weight-only compression, or NNCF static post-training "
+                   "quantization (default: static with --calibration, else weights)")
     p.add_argument("--calibration", help="SQuAD JSON or plain-text file for INT8 calibration")
     p.add_argument("--language", choices=["ja", "en"])
     p.add_argument("--overwrite", action="store_true")

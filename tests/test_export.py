@@ -26,6 +26,8 @@ def test_export_cli_with_int8_and_calibration(capsys, en_checkpoint, tmp_path):
     for name in ("openvino_model.xml", "openvino_model.bin", "openvino_model_int8.xml",
                  "config.json", "tokenizer.json", "qa_demo.json"):
         assert (out / name).exists(), name
+    meta = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
+    assert meta["int8_route"] == "static"  # calibrated NNCF post-training quantization
     model = load_model_dir(out)
     assert model.task.value == "qa" and set(model.precisions) == {"FP32", "INT8"}
     assert [m.name for m in discover_models(tmp_path)] == ["model"]
