@@ -71,14 +71,14 @@ class EntityTagger(Pipeline):
         check_text(text, "text")
         enc, seg_ms, tok_ms = self.encode_timed(text)
         t0 = time.perf_counter()
-        windows, starts = self.preprocess(enc, opts)
+        windows = self.preprocess(enc, opts)
         tok_ms += (time.perf_counter() - t0) * 1000
         compile_ms = self.warm_up()
         t0 = time.perf_counter()
         logits = self.infer(windows)
         infer_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        entities, tokens = self.postprocess(text, enc, windows, starts, logits, opts)
+        entities, tokens = self.postprocess(text, enc, windows, logits, opts)
         post_ms = (time.perf_counter() - t0) * 1000
         return NERResult(
             entities=tuple(entities),
@@ -88,12 +88,8 @@ class EntityTagger(Pipeline):
         )
 
     # -- stages -------------------------------------------------------------------------------
-    def preprocess(self, enc, opts: NEROptions) -> tuple[list[Window], list[int]]:
-        from .windows import window_ranges
-
-        windows = build_windows(self.tokenizer, enc, opts.max_seq_len, opts.stride)
-        starts = [a for a, _ in window_ranges(len(enc), opts.max_seq_len - 2, opts.stride)]
-        return windows, starts
+    def preprocess(self, enc, opts: NEROptions) -> list[Window]:
+        return build_windows(self.tokenizer, enc, opts.max_seq_len, opts.stride)
 
     def infer(self, windows: list[Window]) -> list[np.ndarray]:
         outputs = self.compiled.infer(batch(windows, self.tokenizer.pad_id))
@@ -105,15 +101,15 @@ class EntityTagger(Pipeline):
             )
         return [logits[i, : len(w)] for i, w in enumerate(windows)]
 
-    def postprocess(self, text, enc, windows, starts, logits, opts: NEROptions):
+    def postprocess(self, text, enc, windows, logits, opts: NEROptions):
         n = len(enc)
         rows = np.zeros((n, len(self.labels)), dtype=np.float64)
         best_margin = np.full(n, -1)
-        for w, start, log in zip(windows, starts, logits, strict=True):
+        for w, log in zip(windows, logits, strict=True):
             n_text = len(w) - 2
             pos = np.arange(n_text)
             margin = np.minimum(pos, n_text - 1 - pos)  # distance to the window's nearer edge
-            idx = start + pos
+            idx = w.token_start + pos
             better = margin > best_margin[idx]
             rows[idx[better]] = log[1 : 1 + n_text][better]
             best_margin[idx[better]] = margin[better]

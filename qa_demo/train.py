@@ -194,7 +194,7 @@ def ner_features(tok, examples, label2id: dict[str, int], max_seq_len: int, stri
     A token is inside an entity when its first character is; overlapping windows label only
     the tokens they hold, so every window is a plain training sequence.
     """
-    from .windows import build_windows, window_ranges
+    from .windows import build_windows
 
     feats = []
     for ex in examples:
@@ -218,9 +218,8 @@ def ner_features(tok, examples, label2id: dict[str, int], max_seq_len: int, stri
             tags.append(label2id.get(f"B-{label}", 0) if begin and f"B-{label}" in label2id
                         else label2id.get(f"I-{label}", 0))
             prev_entity = label
-        windows = build_windows(tok, enc, max_seq_len, stride)
-        starts = [a for a, _ in window_ranges(len(enc), max_seq_len - 2, stride)]
-        for w, a in zip(windows, starts, strict=True):
+        for w in build_windows(tok, enc, max_seq_len, stride):
+            a = w.token_start
             n_text = len(w) - 2
             labels = np.full(len(w), -100, dtype=np.int64)
             labels[1 : 1 + n_text] = tags[a : a + n_text]

@@ -52,6 +52,7 @@ class Window:
     sequence_ids: tuple[int | None, ...]
     char_start: int  # first character of the text this window covers
     char_end: int
+    token_start: int = 0  # index in the text's encoding of this window's first text token
 
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])

@@ -74,6 +74,7 @@ def build_windows(
                 sequence_ids=(*head_seq, *([text_seq] * n_text), None),
                 char_start=chars[0][0] if chars else 0,
                 char_end=chars[-1][1] if chars else 0,
+                token_start=a,
             )
         )
     return windows
