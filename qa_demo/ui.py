@@ -18,7 +18,8 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -559,6 +560,14 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
     def fail(exc: QADemoError, lang: str):
         return gr.Error(error_message(exc, lang), print_exception=False)
 
+    @contextmanager
+    def user_errors(lang: str) -> Iterator[None]:
+        """Turn our errors into a gr.Error in the UI language; the app keeps serving."""
+        try:
+            yield
+        except QADemoError as exc:
+            raise fail(exc, lang) from None
+
     def settings_of(model, ner_model, language, device, precision, dictionary) -> Settings:
         return Settings(model or AUTO, ner_model or AUTO, language or AUTO, device or "CPU",
                         precision or "FP32", dictionary or AUTO)
@@ -583,14 +592,12 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
     def on_answer(question, context, language, model, ner_model, device, precision, dictionary,
                   top_k, max_answer_len, doc_stride, max_seq_len, null_threshold):
         lang = ui_language(language, context or "")
-        try:
+        with user_errors(lang):
             opts = options_of(top_k, max_answer_len, doc_stride, max_seq_len, null_threshold)
             run = service.answer(
                 question, context,
                 settings_of(model, ner_model, language, device, precision, dictionary), opts,
             )
-        except QADemoError as exc:
-            raise fail(exc, lang) from None
         for note in run.notes:
             gr.Warning(note)
         return answer_outputs(run, lang)
@@ -647,14 +654,12 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
         import pandas as pd
 
         lang = ui_language(language, context or "")
-        try:
+        with user_errors(lang):
             opts = options_of(top_k, max_answer_len, doc_stride, max_seq_len, null_threshold)
             rows = service.compare(
                 question, context,
                 settings_of(model, ner_model, language, device, precision, dictionary), opts,
             )
-        except QADemoError as exc:
-            raise fail(exc, lang) from None
         frame = pd.DataFrame(rows)
         chart = pd.DataFrame(
             [(f"{r['device']}/{r['precision']}", r.get("infer ms") or 0.0) for r in rows],
@@ -694,12 +699,10 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
             if progress is not None:
                 progress(min(0.95, steps["n"] / 6), desc=msg)
 
-        try:
+        with user_errors(lang):
             if progress is not None:
                 progress(0.02, desc=f"Downloading {hub_id} ...")
             found = registry.fetch(hub_id, log=log)
-        except QADemoError as exc:
-            raise fail(exc, lang) from None
         gr.Info(message("downloaded", lang, hub_id=hub_id, path=found.path))
         qa_up = gr.update(choices=registry.choices(Task.QA))
         ner_up = gr.update(choices=registry.choices(Task.NER))
@@ -726,14 +729,12 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
     ) -> dict:
         """Answer a question about a context; returns answers, entities, tokens, timings."""
         lang = ui_language(language, context or "")
-        try:
+        with user_errors(lang):
             opts = options_of(top_k, max_answer_len, doc_stride, max_seq_len, None)
             run = service.answer(
                 question, context,
                 Settings(model, ner_model, language, device, precision, dictionary), opts,
             )
-        except QADemoError as exc:
-            raise fail(exc, lang) from None
         return run.to_json()
 
     def api_ner(
@@ -746,12 +747,10 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
     ) -> dict:
         """Tag named entities; returns entities and per-token tags with offsets."""
         lang = ui_language(language, text or "")
-        try:
+        with user_errors(lang):
             found, result = service.ner(
                 text, Settings(AUTO, model, language, device, precision, dictionary)
             )
-        except QADemoError as exc:
-            raise fail(exc, lang) from None
         return {"model": found.name, **result.to_json()}
 
     def api_tokenize(
@@ -759,11 +758,9 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
     ) -> dict:
         """Morphemes and WordPiece tokens of a text, with offsets into it."""
         lang = ui_language(language, text or "")
-        try:
+        with user_errors(lang):
             return service.tokenize(text, Settings(model, AUTO, language, "CPU", "FP32",
                                                    dictionary))
-        except QADemoError as exc:
-            raise fail(exc, lang) from None
 
     # -- layout ----------------------------------------------------------------------------------
     devices = registry.devices()
