@@ -253,17 +253,29 @@ def evaluate_qa_examples(model_dir, examples, version: str = "1.1", language: st
                          progress: bool = True, options: dict | None = None, device: str = "CPU",
                          precision: str = "FP32", dictionary: str | None = None,
                          predictions_out: Path | None = None) -> QAScores:
-    from .qa import QAOptions, QuestionAnswerer
-
-    qa = QuestionAnswerer.load(model_dir, device=device, precision=precision,
-                               options=QAOptions(**(options or {})), dictionary=dictionary)
     examples = list(examples)
-    preds = predict_qa(qa, examples, progress)
+    preds = predict_qa_with(model_dir, examples, progress, options, device, precision, dictionary)
     if predictions_out is not None:
         predictions_out.write_text(json.dumps(preds, ensure_ascii=False, indent=1) + "\n",
                                    encoding="utf-8")
     lang = language or data_language(examples)
     return score_qa(examples, preds, version, lang)
+
+
+def predict_qa_with(model_dir, examples, progress: bool = True, options: dict | None = None,
+                    device: str = "CPU", precision: str = "FP32",
+                    dictionary: str | None = None) -> dict[str, str]:
+    from .qa import QAOptions, QuestionAnswerer
+
+    qa = QuestionAnswerer.load(model_dir, device=device, precision=precision,
+                               options=QAOptions(**(options or {})), dictionary=dictionary)
+    return predict_qa(qa, examples, progress)
+
+
+def answer_agreement(preds: dict[str, str], reference: dict[str, str]) -> tuple[int, int]:
+    """How many questions get the same top answer as ``reference`` (the INT8 cost in one number)."""
+    same = sum(preds.get(qid) == text for qid, text in reference.items())
+    return same, len(reference)
 
 
 def data_language(examples) -> str:
@@ -342,6 +354,8 @@ def _display_width(s: str) -> int:
 def cmd_eval_qa(args) -> None:
     from .datasets import qa_group, read_squad, squad_version
 
+    if args.agreement_with and not args.predictions:
+        raise InputError("--agreement-with compares predictions: do not pass --predictions ''.")
     path = Path(args.data)
     version = squad_version(path)
     examples = _select(read_squad(path), args.holdout, args.part, qa_group, args.limit)
@@ -350,12 +364,25 @@ def cmd_eval_qa(args) -> None:
     out = Path(args.predictions) if args.predictions else None
     scores = evaluate_qa_examples(args.model, examples, version, language, True, options,
                                   args.device, args.precision, args.dictionary, out)
+    agreement = None
+    if args.agreement_with and args.agreement_with != args.precision:
+        preds = json.loads(out.read_text(encoding="utf-8"))
+        reference = predict_qa_with(args.model, examples, True, options, args.device,
+                                    args.agreement_with, args.dictionary)
+        agreement = answer_agreement(preds, reference)
     if args.json:
-        print(json.dumps(scores.summary(), indent=2))
+        summary = scores.summary()
+        if agreement:
+            summary[f"agreement_with_{args.agreement_with}"] = list(agreement)
+        print(json.dumps(summary, indent=2))
         return
     kind = "JSQuAD-style (character F1)" if language == "ja" else f"SQuAD v{version}"
     print(f"{path.name}: {scores.total} questions, scored as {kind}")
     print(format_qa(scores))
+    if agreement:
+        same, total = agreement
+        print(f"top answer identical to {args.agreement_with}: {same}/{total} "
+              f"({100 * same / max(total, 1):.1f}%)")
     if out:
         print(f"predictions: {out}")
 
@@ -399,6 +426,9 @@ def add_subcommands(sub) -> None:
     q.add_argument("--language", choices=["en", "ja"], help="scoring rules (default: detected)")
     q.add_argument("--max-seq-len", type=int, default=384)
     q.add_argument("--doc-stride", type=int, default=128)
+    q.add_argument("--agreement-with", choices=["FP32", "INT8"],
+                   help="also run this precision and count identical top answers "
+                        "(e.g. --precision INT8 --agreement-with FP32)")
     q.set_defaults(func=cmd_eval_qa)
 
     q = tasks.add_parser("ner", help="CoNLL or Stockmark JSON: entity precision, recall, F1")

@@ -10,6 +10,7 @@ from conftest import SHARED_DATA
 from qa_demo.cli import main
 from qa_demo.datasets import QAExample, read_squad
 from qa_demo.evaluate import (
+    answer_agreement,
     exact_match,
     f1_score,
     majority_baseline,
@@ -173,6 +174,29 @@ def test_eval_qa_cli_reports_has_and_no_answer_on_v2(en_qa_dir, tmp_path, capsys
     scores = json.loads(capsys.readouterr().out)
     assert scores["total"] == 5 and scores["version"] == "2.0"
     assert scores["has_ans_total"] == 3 and scores["no_ans_total"] == 2
+
+
+def test_answer_agreement_counts_identical_top_answers_and_missing_ones():
+    reference = {"q1": "Ada", "q2": "London", "q3": ""}
+    assert answer_agreement({"q1": "Ada", "q2": "Paris", "q3": ""}, reference) == (2, 3)
+    assert answer_agreement({"q1": "Ada"}, reference) == (1, 3)
+
+
+def test_eval_qa_cli_agreement_between_precisions(en_qa_dir, tmp_path, capsys):
+    data = _squad_file(tmp_path, NESTED, "1.1")
+    assert main(["eval", "qa", "--model", str(en_qa_dir), "--data", str(data), "--precision",
+                 "INT8", "--agreement-with", "FP32", "--predictions", str(tmp_path / "p.json"),
+                 "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    same, total = scores["agreement_with_FP32"]
+    assert total == 2 and 0 <= same <= 2
+
+
+def test_eval_qa_cli_agreement_needs_predictions(en_qa_dir, tmp_path, capsys):
+    data = _squad_file(tmp_path, NESTED, "1.1")
+    assert main(["eval", "qa", "--model", str(en_qa_dir), "--data", str(data), "--precision",
+                 "INT8", "--agreement-with", "FP32", "--predictions", ""]) == 2
+    assert "--agreement-with" in capsys.readouterr().err
 
 
 def test_eval_ner_cli_on_conll(en_ner_dir, tmp_path, capsys):
