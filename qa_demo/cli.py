@@ -73,7 +73,12 @@ def cmd_tokenize(args) -> None:
 
 
 def _engine_kwargs(args) -> dict:
-    return {"device": args.device, "precision": args.precision}
+    buckets = None
+    if args.static_shapes:
+        from .windows import STATIC_BUCKETS
+
+        buckets = STATIC_BUCKETS
+    return {"device": args.device, "precision": args.precision, "static_buckets": buckets}
 
 
 def cmd_ask(args) -> None:
@@ -146,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         if with_device:
             p.add_argument("--device", default="CPU", help="CPU, GPU, NPU, AUTO ...")
             p.add_argument("--precision", default="FP32", choices=["FP32", "INT8"])
+            p.add_argument("--static-shapes", action="store_true",
+                           help="compile static shapes (128/256/384/512 tokens), as NPU needs; "
+                                "automatic on NPU")
         p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("tokenize", help="show morphemes and WordPiece tokens with offsets")

@@ -12,7 +12,7 @@ from .errors import InputError, ModelLoadError
 from .inputs import check_text
 from .pipeline import Pipeline
 from .types import Entity, NERResult, TaggedToken, Task, Timings, Window
-from .windows import batch, build_windows
+from .windows import build_windows
 
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
 
@@ -92,14 +92,15 @@ class EntityTagger(Pipeline):
         return build_windows(self.tokenizer, enc, opts.max_seq_len, opts.stride)
 
     def infer(self, windows: list[Window]) -> list[np.ndarray]:
-        outputs = self.compiled.infer(batch(windows, self.tokenizer.pad_id))
-        logits = outputs.get("logits", next(iter(outputs.values())))
-        if logits.shape[-1] != len(self.labels):
+        outputs = self.infer_windows(windows)
+        name = "logits" if "logits" in outputs[0] else next(iter(outputs[0]))
+        logits = [o[name] for o in outputs]
+        if logits[0].shape[-1] != len(self.labels):
             raise ModelLoadError(
-                f"The model outputs {logits.shape[-1]} classes but config.json has "
+                f"The model outputs {logits[0].shape[-1]} classes but config.json has "
                 f"{len(self.labels)} labels."
             )
-        return [logits[i, : len(w)] for i, w in enumerate(windows)]
+        return logits
 
     def postprocess(self, text, enc, windows, logits, opts: NEROptions):
         n = len(enc)

@@ -5,14 +5,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .errors import InputError
 from .model_dir import ModelDir, load_model_dir
 from .runtime import CompiledModel, Engine
 from .segment import mecab
 from .tokenization import Encoded, TextTokenizer, load_tokenizer
-from .types import Language, Task
+from .types import Language, Task, Window
+from .windows import STATIC_BUCKETS, batch, bucket_width, length_groups
 
 PRECISIONS = ("FP32", "INT8")
+#: Devices whose plugin needs static shapes: windows go to per-length static compiles.
+STATIC_SHAPE_DEVICES = ("NPU",)
 
 
 class Pipeline:
@@ -28,6 +33,7 @@ class Pipeline:
         precision: str = "FP32",
         dictionary: str | None = None,
         hint: str = "LATENCY",
+        static_buckets: tuple[int, ...] | None = None,
     ) -> None:
         if model.task is not self.task:
             raise InputError(
@@ -38,6 +44,9 @@ class Pipeline:
         self.device = self.engine.check_device(device)
         self.precision = precision.upper()
         self.hint = hint
+        needs_static = self.device.split(":", 1)[0].split(".", 1)[0] in STATIC_SHAPE_DEVICES
+        #: Sequence lengths to compile static shapes for; None runs the IR's dynamic shapes.
+        self.static_buckets = static_buckets or (STATIC_BUCKETS if needs_static else None)
         model.xml(self.precision)  # fail now, not at the first request
         self.tokenizer: TextTokenizer = load_tokenizer(
             model.path, dictionary or model.dictionary
@@ -54,7 +63,38 @@ class Pipeline:
 
     @property
     def compiled(self) -> CompiledModel:
-        return self.engine.compile(self.model.xml(self.precision), self.device, self.hint)
+        """The compile every request uses (the largest bucket's, with static shapes)."""
+        width = max(self.static_buckets) if self.static_buckets else None
+        return self.compiled_for(width)
+
+    def compiled_for(self, width: int | None, hint: str | None = None) -> CompiledModel:
+        shape = None if width is None else (1, width)
+        return self.engine.compile(self.model.xml(self.precision), self.device,
+                                   hint or self.hint, shape=shape)
+
+    def infer_windows(self, windows: list[Window]) -> list[dict[str, np.ndarray]]:
+        """Every window's outputs, cut back to the window's own length.
+
+        Dynamic shapes: one batched call per window length (see ``length_groups``). Static
+        shapes: one call per window, padded to its bucket, on that bucket's compile.
+        """
+        pad_id = self.tokenizer.pad_id
+        out: list[dict[str, np.ndarray]] = [{} for _ in windows]
+        if self.static_buckets:
+            groups = [[i] for i in range(len(windows))]
+        else:
+            groups = length_groups(windows)
+        for idx in groups:
+            group = [windows[i] for i in idx]
+            if self.static_buckets:
+                width = bucket_width(len(group[0]), self.static_buckets)
+                outputs = self.compiled_for(width).infer(batch(group, pad_id, width))
+            else:
+                outputs = self.compiled.infer(batch(group, pad_id))
+            for row, i in enumerate(idx):
+                n = len(windows[i])
+                out[i] = {name: value[row, :n] for name, value in outputs.items()}
+        return out
 
     def warm_up(self) -> float:
         """Compile now; returns the compile time in ms (0 if it was already compiled)."""

@@ -116,26 +116,31 @@ class QuestionAnswerer(Pipeline):
         return Prepared(q, c, windows, q_seg + c_seg, q_tok + c_tok + window_ms)
 
     def infer(self, windows: list[Window]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """All windows at once; returns per-window logits, unpadded.
+        """All windows of a question; returns per-window logits, unpadded.
 
-        One window (or a non-CPU device, where batching pays): one batched call on the
-        LATENCY compile. Several windows on CPU: one request per window, unpadded, on a
-        THROUGHPUT compile of the same IR (compiled the first time a long context comes).
+        By default, one batched call per window length on the LATENCY compile
+        (``Pipeline.infer_windows``). With ``parallel_windows`` on CPU, several windows go as
+        one request each, unpadded, to a THROUGHPUT compile of the same IR.
         """
-        if len(windows) > 1 and self.parallel_windows and self.device.startswith("CPU"):
-            compiled = self.engine.compile(self.model.xml(self.precision), self.device,
-                                           "THROUGHPUT")
+        if len(windows) > 1 and self._parallel():
+            compiled = self.compiled_for(None, "THROUGHPUT")
             per_window = compiled.infer_each([batch([w], self.tokenizer.pad_id) for w in windows])
             start_name, end_name = self._logit_names(compiled)
             return ([o[start_name][0] for o in per_window], [o[end_name][0] for o in per_window])
-        compiled = self.compiled
-        outputs = compiled.infer(batch(windows, self.tokenizer.pad_id))
-        start_name, end_name = self._logit_names(compiled)
-        start, end = outputs[start_name], outputs[end_name]
-        return (
-            [start[i, : len(w)] for i, w in enumerate(windows)],
-            [end[i, : len(w)] for i, w in enumerate(windows)],
-        )
+        outputs = self.infer_windows(windows)
+        start_name, end_name = self._logit_names(self.compiled)
+        return [o[start_name] for o in outputs], [o[end_name] for o in outputs]
+
+    def _parallel(self) -> bool:
+        return self.parallel_windows and self.device.startswith("CPU") and not self.static_buckets
+
+    def warm_up(self) -> float:
+        """Compile now (both compiles with ``parallel_windows``); returns the ms it took."""
+        t0 = time.perf_counter()
+        super().warm_up()
+        if self._parallel():
+            self.compiled_for(None, "THROUGHPUT")
+        return (time.perf_counter() - t0) * 1000
 
     @staticmethod
     def _logit_names(compiled) -> tuple[str, str]:

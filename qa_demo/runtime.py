@@ -134,21 +134,32 @@ class Engine:
         return device
 
     def compile(
-        self, xml: str | Path, device: str = "CPU", hint: str = "LATENCY", config=None
+        self,
+        xml: str | Path,
+        device: str = "CPU",
+        hint: str = "LATENCY",
+        config=None,
+        shape: tuple[int, int] | None = None,
     ) -> CompiledModel:
-        """Compile ``xml`` for ``device`` the first time it is asked for; reuse it after."""
+        """Compile ``xml`` for ``device`` the first time it is asked for; reuse it after.
+
+        ``shape`` = (batch, sequence) fixes every input to that static shape, for devices that
+        cannot run dynamic shapes (NPU); None keeps the IR's dynamic shapes.
+        """
         device = self.check_device(device)
         if hint not in HINTS:
             raise DeviceError(f"Unknown performance hint {hint!r}; expected one of {HINTS}.")
-        key = (str(Path(xml).resolve()), device, hint, tuple(sorted((config or {}).items())))
+        key = (str(Path(xml).resolve()), device, hint, tuple(sorted((config or {}).items())),
+               shape)
         with self._lock:
             if key in self._compiled:
                 return self._compiled[key]
-            compiled = self._compile(Path(xml), device, hint, config or {})
+            compiled = self._compile(Path(xml), device, hint, config or {}, shape)
             self._compiled[key] = compiled
             return compiled
 
-    def _compile(self, xml: Path, device: str, hint: str, config: dict) -> CompiledModel:
+    def _compile(self, xml: Path, device: str, hint: str, config: dict,
+                 shape: tuple[int, int] | None = None) -> CompiledModel:
         if not xml.exists():
             raise ModelLoadError(f"Model file {xml} does not exist.")
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -158,6 +169,8 @@ class Engine:
         t0 = time.perf_counter()
         try:
             model = self.core.read_model(str(xml))
+            if shape is not None:
+                model.reshape({port.any_name: list(shape) for port in model.inputs})
             compiled = self.core.compile_model(model, device, props)
         except RuntimeError as exc:
             raise DeviceError(f"Could not compile {xml.name} on {device}: {exc}") from exc

@@ -80,9 +80,40 @@ def build_windows(
     return windows
 
 
-def batch(windows: list[Window], pad_id: int) -> dict[str, np.ndarray]:
-    """Stack windows, padded only to the longest one (not to max_seq_len)."""
-    width = max(len(w) for w in windows)
+#: Sequence lengths a static-shape compile is made for (devices such as the NPU cannot run
+#: dynamic shapes); a window is padded to the smallest bucket that holds it.
+STATIC_BUCKETS = (128, 256, 384, 512)
+
+
+def bucket_width(length: int, buckets: tuple[int, ...]) -> int:
+    """The smallest bucket that holds ``length`` tokens."""
+    for width in sorted(buckets):
+        if length <= width:
+            return width
+    raise InputError(
+        f"A window of {length} tokens does not fit the static shapes {sorted(buckets)}; "
+        "lower max_seq_len or add a larger bucket."
+    )
+
+
+def length_groups(windows: list[Window]) -> list[list[int]]:
+    """Window indices grouped by length, in order of first appearance.
+
+    All windows of a long context but the last are full; batching the short last one with
+    them would pad it and spend compute on padding, so each length gets its own call.
+    """
+    groups: dict[int, list[int]] = {}
+    for i, w in enumerate(windows):
+        groups.setdefault(len(w), []).append(i)
+    return list(groups.values())
+
+
+def batch(windows: list[Window], pad_id: int, width: int | None = None) -> dict[str, np.ndarray]:
+    """Stack windows, padded to ``width`` or else only to the longest one (not max_seq_len)."""
+    longest = max(len(w) for w in windows)
+    width = longest if width is None else width
+    if width < longest:
+        raise ValueError(f"width {width} is shorter than the longest window ({longest})")
     out = {
         "input_ids": np.full((len(windows), width), pad_id, np.int64),
         "attention_mask": np.zeros((len(windows), width), np.int64),

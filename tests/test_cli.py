@@ -53,6 +53,17 @@ def test_ask_json_contract(capsys, en_qa_dir):
     assert data["device"] == "CPU"
 
 
+def test_ask_static_shapes_gives_the_dynamic_answer(capsys, en_qa_dir):
+    context = "Ada Lovelace wrote the report in London in 1843."
+    answers = []
+    for extra in ([], ["--static-shapes"]):
+        code, out, _ = run(capsys, "ask", "--model", str(en_qa_dir), "--question", "Who?",
+                           "--context", context, "--json", *extra)
+        assert code == 0
+        answers.append([(a["start"], a["end"]) for a in json.loads(out)["answers"]])
+    assert answers[0] == answers[1]
+
+
 def test_ask_reads_context_file(capsys, en_qa_dir, tmp_path):
     f = tmp_path / "ctx.txt"
     f.write_text("The bridge was built in 1843.", encoding="utf-8")

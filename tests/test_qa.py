@@ -172,3 +172,57 @@ def test_regression_answer_crosses_literal_sep_in_jsquad_context(ja_qa):
     sep = context.index("[SEP]")
     for a in ja_qa.ask("富士山の標高は？", context, top_k=20).answers:
         assert a.end <= sep or a.start >= sep + len("[SEP]")
+
+
+def _per_window_logits(qa, windows):
+    """Reference: each window alone, unpadded, in its own call."""
+    from qa_demo.windows import batch
+
+    start, end = [], []
+    for w in windows:
+        out = qa.compiled.infer(batch([w], qa.tokenizer.pad_id))
+        names = qa.compiled.output_names
+        start.append(out[names[0]][0])
+        end.append(out[names[-1]][0])
+    return start, end
+
+
+def test_windows_of_each_length_share_one_call_and_match_single_window_logits(ja_qa):
+    prepared = ja_qa.preprocess("区別する？", JA_CONTEXTS[3], ja_qa.options)
+    lengths = [len(w) for w in prepared.windows]
+    assert len(set(lengths)) == 2  # full windows and a shorter last one
+    start, end = ja_qa.infer(prepared.windows)
+    ref_start, ref_end = _per_window_logits(ja_qa, prepared.windows)
+    for got, ref, n in zip(start + end, ref_start + ref_end, lengths + lengths, strict=True):
+        assert got.shape == (n,)
+        np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("context", [JA_CONTEXTS[0], JA_CONTEXTS[3]])
+def test_static_shape_buckets_give_the_dynamic_answers(ja_qa_dir, ja_qa, context):
+    static = QuestionAnswerer.load(ja_qa_dir, options=ja_qa.options, static_buckets=(64, 128))
+    got = static.ask("何を区別する？", context)
+    want = ja_qa.ask("何を区別する？", context)
+    assert [(a.start, a.end) for a in got.answers] == [(a.start, a.end) for a in want.answers]
+    for g, w in zip(got.start_logits, want.start_logits, strict=True):
+        np.testing.assert_allclose(g, w, atol=1e-4)
+    shapes = {c.model.inputs[0].get_partial_shape().to_string()
+              for c in static.engine.compiled_models()}
+    assert shapes <= {"[1,64]", "[1,128]"} and shapes
+
+
+def test_static_shapes_refuse_a_window_longer_than_every_bucket(ja_qa_dir):
+    qa = QuestionAnswerer.load(ja_qa_dir, static_buckets=(16,),
+                               options=QAOptions(max_seq_len=64, doc_stride=16))
+    with pytest.raises(InputError, match="static shapes"):
+        qa.ask("何？", JA_CONTEXTS[3])
+
+
+def test_ner_static_shapes_match_dynamic(en_ner_dir):
+    text = "Ada Lovelace lived in London and Paris. " * 10
+    dynamic = EntityTagger.load(en_ner_dir).tag(text, max_seq_len=64, stride=16)
+    tagger = EntityTagger.load(en_ner_dir, static_buckets=(32, 64))
+    static = tagger.tag(text, max_seq_len=64, stride=16)
+    assert [(t.start, t.tag) for t in static.tokens] == [(t.start, t.tag) for t in dynamic.tokens]
+    np.testing.assert_allclose([t.score for t in static.tokens],
+                               [t.score for t in dynamic.tokens], atol=1e-4)
