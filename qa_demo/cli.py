@@ -182,8 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--text")
     g.add_argument("--text-file")
-    p.add_argument("--aggregation", default="simple",
-                   choices=["none", "simple", "first", "average", "max"])
+    p.add_argument("--aggregation", default=None,
+                   choices=["none", "simple", "first", "average", "max"],
+                   help="how word pieces form words (default: the model's own, else simple)")
     p.set_defaults(func=cmd_ner)
 
     p = sub.add_parser("export", help="convert a Hugging Face checkpoint to OpenVINO IR")

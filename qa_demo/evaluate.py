@@ -434,6 +434,7 @@ def add_subcommands(sub) -> None:
     q = tasks.add_parser("ner", help="CoNLL or Stockmark JSON: entity precision, recall, F1")
     common(q)
     q.add_argument("--max-seq-len", type=int, default=512)
-    q.add_argument("--aggregation", default="simple",
-                   choices=["none", "simple", "first", "average", "max"])
+    q.add_argument("--aggregation", default=None,
+                   choices=["none", "simple", "first", "average", "max"],
+                   help="how word pieces form words (default: the model's own, else simple)")
     q.set_defaults(func=cmd_eval_ner)

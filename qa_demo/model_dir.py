@@ -28,6 +28,7 @@ class ModelDir:
     description: str = ""
     precisions: dict[str, Path] = field(default_factory=dict)
     version_2_with_negative: bool = False
+    aggregation: str | None = None  # NER: the word aggregation the model was tuned with
 
     @property
     def name(self) -> str:
@@ -98,6 +99,7 @@ def load_model_dir(path: str | Path) -> ModelDir:
         description=meta.get("description", ""),
         precisions=precisions,
         version_2_with_negative=bool(meta.get("version_2_with_negative", False)),
+        aggregation=meta.get("aggregation"),
     )
 
 

@@ -15,18 +15,23 @@ from .types import Entity, NERResult, TaggedToken, Task, Timings, Window
 from .windows import build_windows
 
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
+#: transformers' default, for models whose metadata names none.
+DEFAULT_AGGREGATION = "simple"
 
 
 @dataclass(frozen=True)
 class NEROptions:
-    """Options of one NER request; aggregation means what it does in transformers."""
+    """Options of one NER request; aggregation means what it does in transformers.
 
-    aggregation: str = "simple"
+    ``aggregation=None`` takes the model's own default (``qa_demo.json``), else "simple".
+    """
+
+    aggregation: str | None = None
     max_seq_len: int = 512
     stride: int = 128
 
     def __post_init__(self) -> None:
-        if self.aggregation not in AGGREGATIONS:
+        if self.aggregation is not None and self.aggregation not in AGGREGATIONS:
             raise InputError(
                 f"Unknown aggregation {self.aggregation!r}; expected one of {AGGREGATIONS}."
             )
@@ -57,6 +62,13 @@ class EntityTagger(Pipeline):
     def __init__(self, *args, options: NEROptions | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.options = options or NEROptions()
+        #: What ``aggregation=None`` means for this model.
+        self.default_aggregation = self.model.aggregation or DEFAULT_AGGREGATION
+        if self.default_aggregation not in AGGREGATIONS:
+            raise ModelLoadError(
+                f"{self.model.path}: unknown aggregation {self.default_aggregation!r} in its "
+                f"metadata; expected one of {AGGREGATIONS}."
+            )
         labels = self.model.id2label
         if not labels:
             raise ModelLoadError(f"{self.model.path}/config.json has no id2label for NER.")
@@ -68,6 +80,8 @@ class EntityTagger(Pipeline):
 
     def tag(self, text: str, **overrides) -> NERResult:
         opts = replace(self.options, **overrides) if overrides else self.options
+        if opts.aggregation is None:
+            opts = replace(opts, aggregation=self.default_aggregation)
         check_text(text, "text")
         enc, seg_ms, tok_ms = self.encode_timed(text)
         t0 = time.perf_counter()

@@ -73,6 +73,8 @@ class TrainConfig:
     #: NER tags: "BIO", or "IO" (only I- tags: a small model then cannot break one entity in
     #: two with a wrong B-; two touching entities of one type merge, rare in running text).
     tag_scheme: str = "BIO"
+    #: NER: the word aggregation used in eval and written as the model's default.
+    aggregation: str | None = None
     limit: int | None = None  # first N training examples (tests, quick runs)
     eval_limit: int | None = None
     eval_every_epoch: bool = True
@@ -493,7 +495,8 @@ def evaluate_checkpoint(model, hf_tok, cfg: TrainConfig, eval_ex, work: Path, lo
     else:
         scores = evaluate_ner_examples(ir, eval_ex, progress=False,
                                        options={"max_seq_len": cfg.max_seq_len,
-                                                "stride": cfg.doc_stride})
+                                                "stride": cfg.doc_stride,
+                                                "aggregation": cfg.aggregation})
     return scores.summary()
 
 
@@ -533,6 +536,7 @@ def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, 
             description=f"Small demo {cfg.task.value.upper()} model, {kind} on {cfg.data.name}.",
             source=cfg.base,
             # Only a model that saw unanswerable questions may answer "no answer".
+            aggregation=cfg.aggregation if cfg.task is Task.NER else None,
             version_2_with_negative=(
                 True if cfg.task is Task.QA and any(ex.is_impossible for ex in train_ex)
                 else None
@@ -671,6 +675,7 @@ def cmd_train(args) -> None:
         threads=args.threads,
         answer_windows_only=args.answer_windows_only,
         tag_scheme=args.tag_scheme,
+        aggregation=args.aggregation,
         scratch=ScratchConfig(
             vocab_size=args.vocab_size,
             hidden_size=args.hidden_size,
@@ -715,6 +720,9 @@ def add_subcommands(sub) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--tag-scheme", default="BIO", choices=["BIO", "IO"],
                    help="NER: IO uses I- tags only (fewer broken entities for small models)")
+    p.add_argument("--aggregation", choices=["none", "simple", "first", "average", "max"],
+                   help="NER: how word pieces form words, in eval and as the model's default "
+                        "(max: a word takes the tag of its most confident piece)")
     p.add_argument("--answer-windows-only", action="store_true",
                    help="QA: train on one window per question, the first holding the answer")
     g = p.add_argument_group(f"from scratch ({SCRATCH_JA})")

@@ -226,3 +226,35 @@ def test_ner_static_shapes_match_dynamic(en_ner_dir):
     assert [(t.start, t.tag) for t in static.tokens] == [(t.start, t.tag) for t in dynamic.tokens]
     np.testing.assert_allclose([t.score for t in static.tokens],
                                [t.score for t in dynamic.tokens], atol=1e-4)
+
+
+def _ner_dir_with_meta(en_ner_dir, tmp_path, **meta):
+    import shutil
+
+    from qa_demo.model_dir import write_meta
+
+    path = tmp_path / "ner"
+    shutil.copytree(en_ner_dir, path)
+    write_meta(path, **meta)
+    return path
+
+
+def test_ner_aggregation_defaults_to_the_models_own(en_ner_dir, tmp_path):
+    from qa_demo import NEROptions
+
+    text = "Ada Lovelace lived in London and Paris."
+    path = _ner_dir_with_meta(en_ner_dir, tmp_path, aggregation="first")
+    tagger = EntityTagger.load(path)
+    assert tagger.default_aggregation == "first"
+    explicit = EntityTagger.load(en_ner_dir, options=NEROptions(aggregation="first")).tag(text)
+    assert tagger.tag(text).entities == explicit.entities
+    assert EntityTagger.load(en_ner_dir).default_aggregation == "simple"
+    # A request's own choice still wins.
+    simple = EntityTagger.load(en_ner_dir).tag(text)
+    assert tagger.tag(text, aggregation="simple").entities == simple.entities
+
+
+def test_ner_unknown_aggregation_in_metadata_is_a_load_error(en_ner_dir, tmp_path):
+    path = _ner_dir_with_meta(en_ner_dir, tmp_path, aggregation="mean")
+    with pytest.raises(ModelLoadError, match="unknown aggregation 'mean'"):
+        EntityTagger.load(path)

@@ -94,7 +94,7 @@ def test_japanese_ner_from_scratch_with_holdout(tmp_path):
     out = tmp_path / "ja-ner"
     cfg = TrainConfig(
         Task.NER, SCRATCH_JA, data, out, eval_data=data, epochs=2, batch_size=4, lr=1e-3,
-        max_seq_len=64, doc_stride=16, int8=False, fp16_weights=True,
+        max_seq_len=64, doc_stride=16, int8=False, fp16_weights=True, aggregation="max",
         scratch=ScratchConfig(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2,
                               intermediate_size=64),
     )
@@ -108,6 +108,7 @@ def test_japanese_ner_from_scratch_with_holdout(tmp_path):
 
     tagger = EntityTagger.load(out)
     assert tagger.language.value == "ja"
+    assert tagger.default_aggregation == "max"  # the aggregation it was evaluated with
     tagger.tag("東京で山田太郎が話した。")  # loads and runs on the serving path
     with pytest.raises(InputError, match="--overwrite"):
         train(cfg, log=lambda m: None)
