@@ -176,6 +176,9 @@ class BenchReport:
     cases: list[dict]
     kernels: dict[str, dict[str, int]] = field(default_factory=dict)
     startup: dict = field(default_factory=dict)
+    #: Reference time / FLOP bound of the (unpadded) windows it runs, per context length: the
+    #: largest speed-up any FP32 engine could show at the measured sgemm rate.
+    ceiling: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -360,6 +363,26 @@ def count_params(model) -> tuple[int, int, int]:
 def flops_per_window(params: int, hidden: int, layers: int, tokens: int = WINDOW_TOKENS) -> float:
     """2 x weights x tokens for the matmuls, plus QK^T and AV: 2 x 2 x T^2 x H per layer."""
     return 2.0 * params * tokens + 4.0 * layers * tokens * tokens * hidden
+
+
+def ceiling(cases: tuple[BenchCase, ...], case_flops: list[float], samples: list[Sample],
+            sgemm: list[float], reference: str = REFERENCE) -> dict[str, float]:
+    """Per length: median over rounds of the reference's time / the FLOP bound of its work."""
+    out = {}
+    for length in ("short", "long"):
+        idx = [i for i, c in enumerate(cases) if c.length == length]
+        if not idx:
+            continue
+        flops = sum(case_flops[i] for i in idx)
+        ratios = []
+        for rnd, gflops in enumerate(sgemm):
+            ms = sum(s.total_ms for s in samples
+                     if s.engine == reference and s.round == rnd and s.case in idx)
+            if ms:
+                ratios.append(ms / (flops / (gflops * 1e9) * 1000))
+        if ratios:
+            out[length] = statistics.median(ratios)
+    return out
 
 
 def sgemm_gflops(threads: int, n: int = SGEMM_SIZE, repeat: int = 5) -> float:
@@ -808,6 +831,12 @@ def markdown(report: BenchReport) -> str:
     )
     lines.append("Model only / bound (median of per-round ratios): " + ", ".join(
         f"{name} {ratio:.2f}x" for name, ratio in report.bound_ratio.items()) + ".")
+    if report.ceiling:
+        lines.append(
+            "Ceiling: the reference's time / the FLOP bound of the windows it runs (unpadded): "
+            + ", ".join(f"{k} {v:.2f}x" for k, v in report.ceiling.items())
+            + "; no FP32 engine at the measured sgemm rate can be faster than this."
+        )
     for name, why in report.skipped.items():
         lines.append(f"skipped {name}: {why}")
     for name, pct in report.int8_agreement.items():
@@ -887,6 +916,11 @@ def run(cfg: BenchConfig, log: Callable[[str], None] = lambda m: print(m, file=s
     kernels = {e.name: kernel_summary(e.qa.compiled) for e in engines
                if isinstance(e, OursEngine) and e.name.startswith("ov-")}
     first = {(s.engine, s.case): s.answer for s in reversed(samples)}
+    ours = next((e.qa for e in engines if isinstance(e, OursEngine)), None)
+    case_windows = [ours.preprocess(c.question, c.context, ours.options).windows
+                    for c in prep.cases] if ours else []
+    case_flops = [sum(flops_per_window(prep.params_non_embedding, prep.hidden_size,
+                                       prep.layers, len(w)) for w in ws) for ws in case_windows]
     report = BenchReport(
         config={"arch": cfg.arch, "model": str(cfg.model) if cfg.model else None,
                 "lang": cfg.lang, "contexts": cfg.contexts, "repeat": cfg.repeat,
@@ -902,9 +936,12 @@ def run(cfg: BenchConfig, log: Callable[[str], None] = lambda m: print(m, file=s
         bound_ms=flops / (peak * 1e9) * 1000,
         bound_ratio=bound_ratio,
         cases=[{"question": c.question, "chars": len(c.context), "length": c.length,
+                **({"windows": [len(w) for w in case_windows[i]]} if case_windows else {}),
                 "answers": {n: first[(n, i)].text for n in names}}
                for i, c in enumerate(prep.cases)],
         kernels=kernels,
+        ceiling=(ceiling(prep.cases, case_flops, samples, window["sgemm"])
+                 if case_flops and REFERENCE in names else {}),
     )
     if cfg.startup:
         report.startup = measure_startup(cfg, prep, log)

@@ -12,6 +12,7 @@ from qa_demo.bench import (
     ENGINES,
     Sample,
     TopAnswer,
+    ceiling,
     check_answers,
     flops_per_window,
     markdown,
@@ -69,6 +70,20 @@ def test_speedups_are_medians_of_per_round_ratios():
     assert rows["ov-fp32"].window_ms == pytest.approx(10.0)
 
 
+def test_ceiling_is_reference_time_over_the_flop_bound_of_its_windows():
+    cases = (_case("short"), _case("short"), _case("long"))
+    top = TopAnswer("context", 5, 12)
+    # 1 GFLOP per short case, 4 per long; sgemm 10 GFLOP/s in round 0 and 5 in round 1 (busy).
+    flops = [1e9, 1e9, 4e9]
+    samples = [Sample("pytorch", 0, 0, 150.0, top), Sample("pytorch", 1, 0, 150.0, top),
+               Sample("pytorch", 2, 0, 500.0, top),
+               Sample("pytorch", 0, 1, 300.0, top), Sample("pytorch", 1, 1, 300.0, top),
+               Sample("pytorch", 2, 1, 1000.0, top), Sample("ov-fp32", 0, 0, 1.0, top)]
+    got = ceiling(cases, flops, samples, [10.0, 5.0])
+    # short: 300 ms / (2 GFLOP at 10 GFLOP/s = 200 ms) = 1.5 in both rounds; long: 500 / 400.
+    assert got == {"short": pytest.approx(1.5), "long": pytest.approx(1.25)}
+
+
 def test_disagreements_are_reported_and_int8_is_a_rate():
     cases = (_case("short"), _case("short"))
     a, b = TopAnswer("context", 5, 12), TopAnswer("some", 0, 4)
@@ -103,6 +118,8 @@ def test_bench_command_runs_every_engine_on_a_tiny_model(en_checkpoint, tmp_path
         assert set(row["answers"]) == set(ran)
         for text in row["answers"].values():
             assert text in case.context  # an exact slice, from every engine
+    assert set(report["ceiling"]) == {"short", "long"} and "Ceiling:" in table
+    assert all(len(row["windows"]) >= 1 for row in report["cases"])
     assert (out / "bench.png").stat().st_size > 0
     assert markdown  # the renderer is importable on its own
 
