@@ -208,7 +208,7 @@ def test_static_shape_buckets_give_the_dynamic_answers(ja_qa_dir, ja_qa, context
         np.testing.assert_allclose(g, w, atol=1e-4)
     shapes = {c.model.inputs[0].get_partial_shape().to_string()
               for c in static.engine.compiled_models()}
-    assert shapes <= {"[1,64]", "[1,128]"} and shapes
+    assert shapes == {"[1,64]", "[1,128]"}  # warm_up compiled every bucket
 
 
 def test_static_shapes_refuse_a_window_longer_than_every_bucket(ja_qa_dir):
