@@ -83,6 +83,7 @@ class TrainConfig:
     int8: bool = True
     scratch: ScratchConfig = ScratchConfig()
     threads: int | None = None
+    description: str | None = None  # shown in the app; default: a generated one-liner
 
     def __post_init__(self) -> None:
         if self.epochs <= 0 or self.lr <= 0 or self.batch_size < 1:
@@ -533,7 +534,8 @@ def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, 
         kind = "trained from scratch" if cfg.base == SCRATCH_JA else f"fine-tuned from {cfg.base}"
         write_meta(
             target,
-            description=f"Small demo {cfg.task.value.upper()} model, {kind} on {cfg.data.name}.",
+            description=cfg.description
+            or f"Small demo {cfg.task.value.upper()} model, {kind} on {cfg.data.name}.",
             source=cfg.base,
             # Only a model that saw unanswerable questions may answer "no answer".
             aggregation=cfg.aggregation if cfg.task is Task.NER else None,
@@ -676,6 +678,7 @@ def cmd_train(args) -> None:
         answer_windows_only=args.answer_windows_only,
         tag_scheme=args.tag_scheme,
         aggregation=args.aggregation,
+        description=args.description,
         scratch=ScratchConfig(
             vocab_size=args.vocab_size,
             hidden_size=args.hidden_size,
@@ -720,6 +723,7 @@ def add_subcommands(sub) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--tag-scheme", default="BIO", choices=["BIO", "IO"],
                    help="NER: IO uses I- tags only (fewer broken entities for small models)")
+    p.add_argument("--description", help="one line for the app's model picker")
     p.add_argument("--aggregation", choices=["none", "simple", "first", "average", "max"],
                    help="NER: how word pieces form words, in eval and as the model's default "
                         "(max: a word takes the tag of its most confident piece)")
