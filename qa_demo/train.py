@@ -81,11 +81,15 @@ class TrainConfig:
     overwrite: bool = False
     fp16_weights: bool = False  # store the FP32 IR's weights as FP16 (half the file size)
     int8: bool = True
+    #: Keep the FP32 IR (False ships INT8 only, when a size budget has no room for both).
+    fp32: bool = True
     scratch: ScratchConfig = ScratchConfig()
     threads: int | None = None
     description: str | None = None  # shown in the app; default: a generated one-liner
 
     def __post_init__(self) -> None:
+        if not (self.fp32 or self.int8):
+            raise InputError("--no-fp32 and --no-int8 together leave no model to write.")
         if self.epochs <= 0 or self.lr <= 0 or self.batch_size < 1:
             raise InputError("epochs, lr and batch-size must be positive.")
         if not 32 <= self.max_seq_len <= 512:
@@ -522,10 +526,16 @@ def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, 
                 calibration.write_text("\n".join(t.replace("\n", " ") for t in texts),
                                        encoding="utf-8")
         log("Exporting to OpenVINO IR ...")
-        export(cfg.base, target, cfg.task, int8=cfg.int8, calibration=calibration,
-               model=model, tokenizer=hf_tok, log=log)
-        if cfg.fp16_weights:
+        report = export(cfg.base, target, cfg.task, int8=cfg.int8, calibration=calibration,
+                        model=model, tokenizer=hf_tok, log=log)
+        if cfg.fp16_weights and cfg.fp32:
             compress_fp32_to_fp16(target / PRECISION_FILES["FP32"])
+        precisions = list(report.precisions)
+        if not cfg.fp32:
+            xml = target / PRECISION_FILES["FP32"]
+            xml.unlink()
+            xml.with_suffix(".bin").unlink()
+            precisions.remove("FP32")
         params = asdict(cfg)
         params = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
         params["task"] = cfg.task.value
@@ -537,6 +547,7 @@ def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, 
             description=cfg.description
             or f"Small demo {cfg.task.value.upper()} model, {kind} on {cfg.data.name}.",
             source=cfg.base,
+            precisions=precisions,
             # Only a model that saw unanswerable questions may answer "no answer".
             aggregation=cfg.aggregation if cfg.task is Task.NER else None,
             version_2_with_negative=(
@@ -674,6 +685,7 @@ def cmd_train(args) -> None:
         overwrite=args.overwrite,
         fp16_weights=args.fp16_weights,
         int8=not args.no_int8,
+        fp32=not args.no_fp32,
         threads=args.threads,
         answer_windows_only=args.answer_windows_only,
         tag_scheme=args.tag_scheme,
@@ -720,6 +732,8 @@ def add_subcommands(sub) -> None:
     p.add_argument("--fp16-weights", action="store_true",
                    help="store the FP32 IR's weights as FP16 (half the size)")
     p.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
+    p.add_argument("--no-fp32", action="store_true",
+                   help="ship only the INT8 model (FP32 is still exported to make it)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--tag-scheme", default="BIO", choices=["BIO", "IO"],
                    help="NER: IO uses I- tags only (fewer broken entities for small models)")
