@@ -71,8 +71,8 @@ class CompiledModel:
     def infer_each(self, feeds_list: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
         """Independent inputs in flight together, one infer request each.
 
-        Compiled with the THROUGHPUT hint, the CPU plugin runs them on parallel streams, which
-        beats one padded batch on one stream (``qa-demo bench``: ov-fp32 vs ov-fp32-batch).
+        Compiled with the THROUGHPUT hint, the CPU plugin runs them on parallel streams; on a
+        busy machine that beat one batch on one stream (``qa-demo bench``: ov-fp32-parallel).
         Requests come from the pool, so concurrent callers are safe; at most
         OPTIMAL_NUMBER_OF_INFER_REQUESTS are in flight per call, to bound memory.
         """
