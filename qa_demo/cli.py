@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .errors import QADemoError
+from .ner import AGGREGATIONS
 
 EXIT_USER_ERROR = 2
 #: Modules with an ``add_subcommands(subparsers)`` function: serve, eval, train, bench.
@@ -183,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--text")
     g.add_argument("--text-file")
     p.add_argument("--aggregation", default=None,
-                   choices=["none", "simple", "first", "average", "max"],
+                   choices=AGGREGATIONS,
                    help="how word pieces form words (default: the model's own, else simple)")
     p.set_defaults(func=cmd_ner)
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .ner import AGGREGATIONS
 
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -435,6 +436,6 @@ def add_subcommands(sub) -> None:
     common(q)
     q.add_argument("--max-seq-len", type=int, default=512)
     q.add_argument("--aggregation", default=None,
-                   choices=["none", "simple", "first", "average", "max"],
+                   choices=AGGREGATIONS,
                    help="how word pieces form words (default: the model's own, else simple)")
     q.set_defaults(func=cmd_eval_ner)

@@ -78,19 +78,15 @@ class Pipeline:
         Dynamic shapes: one batched call per window length (see ``length_groups``). Static
         shapes: one call per window, padded to its bucket, on that bucket's compile.
         """
-        pad_id = self.tokenizer.pad_id
-        out: list[dict[str, np.ndarray]] = [{} for _ in windows]
         if self.static_buckets:
-            groups = [[i] for i in range(len(windows))]
+            calls = [([i], bucket_width(len(w), self.static_buckets))
+                     for i, w in enumerate(windows)]
         else:
-            groups = length_groups(windows)
-        for idx in groups:
+            calls = [(idx, None) for idx in length_groups(windows)]
+        out: list[dict[str, np.ndarray]] = [{} for _ in windows]
+        for idx, width in calls:
             group = [windows[i] for i in idx]
-            if self.static_buckets:
-                width = bucket_width(len(group[0]), self.static_buckets)
-                outputs = self.compiled_for(width).infer(batch(group, pad_id, width))
-            else:
-                outputs = self.compiled.infer(batch(group, pad_id))
+            outputs = self.compiled_for(width).infer(batch(group, self.tokenizer.pad_id, width))
             for row, i in enumerate(idx):
                 n = len(windows[i])
                 out[i] = {name: value[row, :n] for name, value in outputs.items()}

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, InputError, ModelLoadError, require
+from .ner import AGGREGATIONS
 from .types import Task
 
 #: ``--base`` value that builds a Japanese BERT from scratch (vocab trained on the data).
@@ -738,7 +739,7 @@ def add_subcommands(sub) -> None:
     p.add_argument("--tag-scheme", default="BIO", choices=["BIO", "IO"],
                    help="NER: IO uses I- tags only (fewer broken entities for small models)")
     p.add_argument("--description", help="one line for the app's model picker")
-    p.add_argument("--aggregation", choices=["none", "simple", "first", "average", "max"],
+    p.add_argument("--aggregation", choices=AGGREGATIONS,
                    help="NER: how word pieces form words, in eval and as the model's default "
                         "(max: a word takes the tag of its most confident piece)")
     p.add_argument("--answer-windows-only", action="store_true",
