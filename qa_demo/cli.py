@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .errors import QADemoError
 from .ner import AGGREGATIONS
+from .windows import STATIC_BUCKETS
 
 EXIT_USER_ERROR = 2
 #: Modules with an ``add_subcommands(subparsers)`` function: serve, eval, train, bench.
@@ -74,11 +75,7 @@ def cmd_tokenize(args) -> None:
 
 
 def _engine_kwargs(args) -> dict:
-    buckets = None
-    if args.static_shapes:
-        from .windows import STATIC_BUCKETS
-
-        buckets = STATIC_BUCKETS
+    buckets = STATIC_BUCKETS if args.static_shapes else None
     return {"device": args.device, "precision": args.precision, "static_buckets": buckets}
 
 
