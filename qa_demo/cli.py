@@ -16,7 +16,7 @@ from .windows import STATIC_BUCKETS
 EXIT_USER_ERROR = 2
 #: Modules with an ``add_subcommands(subparsers)`` function: serve, eval, train, bench.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "qa_demo.evaluate", "qa_demo.train", "qa_demo.bench", "qa_demo.ui"
+    "qa_demo.tools.evaluate", "qa_demo.tools.train.train", "qa_demo.tools.bench.bench", "qa_demo.app.ui"
 )
 
 
@@ -114,7 +114,7 @@ def cmd_ner(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from .export import export
+    from .tools.export import export
 
     # Progress from NNCF and transformers goes to stderr so stdout stays valid JSON.
     with contextlib.redirect_stdout(sys.stderr):

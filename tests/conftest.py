@@ -252,7 +252,7 @@ def en_checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def en_qa_dir(en_checkpoint, tmp_path_factory) -> Path:
-    from qa_demo.export import export
+    from qa_demo.tools.export import export
 
     out = tmp_path_factory.mktemp("en_qa") / "model"
     export(str(en_checkpoint), out, "qa", int8=True, log=lambda m: None)
@@ -283,7 +283,7 @@ def en_ner_checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def en_ner_dir(en_ner_checkpoint, tmp_path_factory) -> Path:
-    from qa_demo.export import export
+    from qa_demo.tools.export import export
 
     out = tmp_path_factory.mktemp("en_ner") / "model"
     export(str(en_ner_checkpoint), out, "ner", log=lambda m: None)
@@ -317,7 +317,7 @@ def ja_qa_dir(ja_vocab_dir, tmp_path_factory) -> Path:
     import torch
     from transformers import BertForQuestionAnswering, BertJapaneseTokenizer
 
-    from qa_demo.export import export
+    from qa_demo.tools.export import export
 
     tok = BertJapaneseTokenizer.from_pretrained(ja_vocab_dir)
     torch.manual_seed(2)
@@ -333,7 +333,7 @@ def ja_ner_dir(ja_vocab_dir, tmp_path_factory) -> Path:
     import torch
     from transformers import BertForTokenClassification, BertJapaneseTokenizer
 
-    from qa_demo.export import export
+    from qa_demo.tools.export import export
 
     tok = BertJapaneseTokenizer.from_pretrained(ja_vocab_dir)
     torch.manual_seed(3)

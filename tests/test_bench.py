@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from qa_demo import cli
-from qa_demo.bench import (
+from qa_demo.tools.bench.bench import (
     ENGINES,
     Sample,
     TopAnswer,
@@ -18,7 +18,7 @@ from qa_demo.bench import (
     markdown,
     summarize,
 )
-from qa_demo.bench_contexts import LONG_CHARS, SHORT_CHARS, BenchCase, english_cases
+from qa_demo.tools.bench.contexts import LONG_CHARS, SHORT_CHARS, BenchCase, english_cases
 
 pytest.importorskip("onnxruntime")
 
@@ -33,7 +33,7 @@ def test_english_contexts_have_the_promised_sizes():
 
 @pytest.mark.skipif(not (SHARED_DATA / "jsquad").exists(), reason="needs ../shared/data/jsquad")
 def test_japanese_contexts_from_jsquad():
-    from qa_demo.bench_contexts import japanese_cases
+    from qa_demo.tools.bench.contexts import japanese_cases
 
     cases = japanese_cases(SHARED_DATA / "jsquad" / "valid-v1.3.json")
     assert {c.length for c in cases} == {"short", "long"}

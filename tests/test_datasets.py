@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import SHARED_DATA
-from qa_demo.datasets import (
+from qa_demo.tools.datasets import (
     EntitySpan,
     in_holdout,
     qa_group,

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import SHARED_DATA
 from qa_demo.cli import main
-from qa_demo.datasets import QAExample, read_squad
-from qa_demo.evaluate import (
+from qa_demo.tools.datasets import QAExample, read_squad
+from qa_demo.tools.evaluate import (
     answer_agreement,
     exact_match,
     f1_score,
@@ -128,7 +128,7 @@ def test_ner_scores_are_strict_on_span_and_type():
 
 
 def test_majority_baseline_finds_nothing():
-    from qa_demo.datasets import EntitySpan, NERExample
+    from qa_demo.tools.datasets import EntitySpan, NERExample
 
     s = majority_baseline([NERExample("1", "Ada went", (EntitySpan(0, 3, "PER"),))])
     assert s.overall.f1 == 0.0 and s.overall.support == 1

@@ -49,7 +49,7 @@ def test_optimum_layout_without_our_metadata_loads(en_qa_dir, tmp_path):
 
 
 def test_offline_hub_id_fails_fast_with_instructions(monkeypatch):
-    import qa_demo.export as export_mod
+    import qa_demo.tools.export as export_mod
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(export_mod, "hub_reachable", lambda timeout=3.0: False)

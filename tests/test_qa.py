@@ -137,7 +137,7 @@ def test_model_without_token_type_ids(tmp_path, en_checkpoint):
     import torch
     from transformers import AutoTokenizer, DistilBertConfig, DistilBertForQuestionAnswering
 
-    from qa_demo.export import export
+    from qa_demo.tools.export import export
 
     tok = AutoTokenizer.from_pretrained(en_checkpoint)
     torch.manual_seed(0)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from qa_demo import render
+from qa_demo.app import render
 from qa_demo.tokenization import Encoded
 from qa_demo.types import Answer, Entity, Morpheme, TaggedToken, Timings, Window
 

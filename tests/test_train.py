@@ -11,7 +11,7 @@ import pytest
 from qa_demo.cli import main
 from qa_demo.errors import InputError
 from qa_demo.model_dir import PRECISION_FILES
-from qa_demo.train import SCRATCH_JA, ScratchConfig, TrainConfig, train
+from qa_demo.tools.train.train import SCRATCH_JA, ScratchConfig, TrainConfig, train
 from qa_demo.types import Task
 
 CONTEXTS = [
@@ -145,9 +145,9 @@ def test_lr_search_prints_trials_and_saves_a_plot(en_checkpoint, tmp_path, capsy
 
 
 def test_ner_labels_follow_char_spans_in_bio_and_io(en_ner_checkpoint):
-    from qa_demo.datasets import EntitySpan, NERExample
+    from qa_demo.tools.datasets import EntitySpan, NERExample
     from qa_demo.tokenization import load_tokenizer
-    from qa_demo.train import ner_features, ner_labels
+    from qa_demo.tools.train.train import ner_features, ner_labels
 
     tok = load_tokenizer(en_ner_checkpoint)
     ex = NERExample("1", "Ada Lovelace went to London", (EntitySpan(0, 12, "PER"),

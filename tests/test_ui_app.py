@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_demo.catalog import CATALOG, fetch
+from qa_demo.app.catalog import CATALOG, fetch
 from qa_demo.errors import ModelLoadError, QADemoError
 from qa_demo.types import Language, Task
-from qa_demo.ui import (
+from qa_demo.app.ui import (
     AUTO,
     DemoService,
     ModelRegistry,
@@ -161,7 +161,7 @@ def test_serve_is_a_cli_subcommand_and_ui_import_stays_light():
     args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "7000"])
     assert (args.host, args.port, args.share) == ("0.0.0.0", 7000, False)
     code = (
-        "import sys, qa_demo.ui, qa_demo.render, qa_demo.catalog; "
+        "import sys, qa_demo.app.ui, qa_demo.app.render, qa_demo.app.catalog; "
         "bad = {'gradio', 'torch', 'transformers'} & set(sys.modules); "
         "assert not bad, bad"
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def read_conll(path: str | Path) -> Iterator[NERExample]:
     The text of a sentence is its tokens joined by single spaces, so the entity character
     spans computed here are the spans an EntityTagger reports on that text. Read line by line.
     """
-    from .decode import group_tags
+    from ..decode import group_tags
 
     path = Path(path)
     tokens: list[str] = []
@@ -168,7 +168,7 @@ def read_conll(path: str | Path) -> Iterator[NERExample]:
 
 
 def _valid_tag(tag: str) -> bool:
-    from .decode import OUTSIDE
+    from ..decode import OUTSIDE
 
     return tag == OUTSIDE or (
         len(tag) > 2 and tag[0] in "BIESLU" and tag[1] in "-_" and "," not in tag

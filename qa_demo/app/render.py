@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .decode import CLS_INDEX, OUTSIDE, softmax
-from .tokenization import Encoded
-from .types import Answer, Entity, Morpheme, NERResult, QAResult, TaggedToken, Timings, Window
+from ..decode import CLS_INDEX, OUTSIDE, softmax
+from ..tokenization import Encoded
+from ..types import Answer, Entity, Morpheme, NERResult, QAResult, TaggedToken, Timings, Window
 
 #: The highlight label of the answer span. Entities keep their own labels; where the two
 #: overlap the label is "ANSWER+<entity>", so both stay visible in one view.

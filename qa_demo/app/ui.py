@@ -25,21 +25,33 @@ from pathlib import Path
 
 from . import render
 from .catalog import CATALOG, CatalogEntry, fetch, find_entry
-from .errors import (
+from ..errors import (
     DeviceError,
     InputError,
     MissingDependencyError,
     ModelLoadError,
     QADemoError,
 )
-from .inputs import MAX_QUESTION_CHARS, MAX_TEXT_CHARS
-from .model_dir import ModelDir, discover_models
-from .types import Language, NERResult, QAResult, Task
+from ..inputs import MAX_QUESTION_CHARS, MAX_TEXT_CHARS
+from ..model_dir import ModelDir, discover_models
+from ..types import Language, NERResult, QAResult, Task
 
-#: The repository's models/ directory; QA_DEMO_MODELS overrides it.
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODELS = REPO_ROOT / "models"
-DEFAULT_ASSETS = REPO_ROOT / "assets"
+
+
+def project_dir(name: str) -> Path:
+    """The project's ``name`` folder (models, assets): the working directory's, else the
+    source checkout's. Not the package's own parent: installed without ``-e``, that is
+    site-packages."""
+    checkout = Path(__file__).resolve().parents[2]
+    for base in (Path.cwd(), checkout):
+        if (base / name).is_dir() and (base / "app.py").exists():
+            return base / name
+    return Path.cwd() / name
+
+
+#: models/ and assets/ of the project; QA_DEMO_MODELS overrides the models folder.
+DEFAULT_MODELS = project_dir("models")
+DEFAULT_ASSETS = project_dir("assets")
 MODELS_ENV = "QA_DEMO_MODELS"
 AUTO = "auto"
 HUB_PREFIX = "hub:"
@@ -136,7 +148,7 @@ def ui_language(choice: str, text: str = "") -> str:
     """The language for messages: the one picked, or the one the text is written in."""
     if choice in ("ja", "en"):
         return choice
-    from .segment import detect_language
+    from ..segment import detect_language
 
     return detect_language(text).value if text.strip() else "en"
 
@@ -172,7 +184,7 @@ class ModelRegistry:
         engine=None,
         catalog: Sequence[CatalogEntry] = CATALOG,
     ) -> None:
-        from .runtime import Engine
+        from ..runtime import Engine
 
         self.root = Path(models_root)
         self.engine = engine or Engine()
@@ -213,7 +225,7 @@ class ModelRegistry:
         return self.engine.devices()
 
     def dictionaries(self) -> list[str]:
-        from .segment import available_dictionaries
+        from ..segment import available_dictionaries
 
         return available_dictionaries()
 
@@ -258,8 +270,8 @@ class ModelRegistry:
 
     def pipeline(self, task: Task, sel: Selection):
         """The QuestionAnswerer/EntityTagger for a selection, built on first use."""
-        from .ner import EntityTagger
-        from .qa import QuestionAnswerer
+        from ..ner import EntityTagger
+        from ..qa import QuestionAnswerer
 
         dictionary = sel.dictionary if sel.model.language is Language.JA else None
         key = (task, str(sel.model.path), sel.device.upper(), sel.precision, dictionary)
@@ -349,7 +361,7 @@ class DemoService:
     notes: list[str] = field(default_factory=list)
 
     def _language(self, settings: Settings, text: str) -> Language:
-        from .segment import detect_language
+        from ..segment import detect_language
 
         if settings.language in ("ja", "en"):
             return Language(settings.language)
@@ -374,7 +386,7 @@ class DemoService:
         return Selection(model, device, precision, settings.dictionary_name)
 
     def answer(self, question: str, context: str, settings: Settings, options=None) -> AnswerRun:
-        from .segment import english_words, mecab
+        from ..segment import english_words, mecab
 
         lang = ui_language(settings.language, context)
         check_input(question, "question", lang, MAX_QUESTION_CHARS)
@@ -431,8 +443,8 @@ class DemoService:
         return sel.model, self.registry.pipeline(Task.NER, sel).tag(text)
 
     def tokenize(self, text: str, settings: Settings) -> dict:
-        from .segment import english_words, mecab
-        from .tokenization import load_tokenizer
+        from ..segment import english_words, mecab
+        from ..tokenization import load_tokenizer
 
         lang = ui_language(settings.language, text)
         check_input(text, "text", lang)
@@ -574,7 +586,7 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
 
     def options_of(top_k, max_answer_len, doc_stride, max_seq_len, null_threshold) -> dict:
         try:
-            from .qa import QAOptions
+            from ..qa import QAOptions
 
             opts = {
                 "top_k": int(top_k),

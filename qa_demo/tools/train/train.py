@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, InputError, ModelLoadError, require
-from .ner import AGGREGATIONS
-from .types import Task
+from ...errors import DataError, InputError, ModelLoadError, require
+from ...ner import AGGREGATIONS
+from ...types import Task
 
 #: ``--base`` value that builds a Japanese BERT from scratch (vocab trained on the data).
 SCRATCH_JA = "scratch:ja"
@@ -138,7 +138,7 @@ def log_stderr(msg: str) -> None:
 def load_examples(task: Task, path: Path, holdout: float | None, part: str, limit: int | None):
     from itertools import islice
 
-    from .datasets import qa_group, read_ner, read_squad, split_examples
+    from ..datasets import qa_group, read_ner, read_squad, split_examples
 
     if task is Task.QA:
         items, key = read_squad(path), qa_group
@@ -154,8 +154,8 @@ def qa_features(tok, examples, max_seq_len: int, stride: int,
     A window that does not hold the whole answer points at [CLS] (position 0), as in the
     transformers recipe, so the model also learns which windows have no answer.
     """
-    from .tokenization import Encoded
-    from .windows import build_windows
+    from ...tokenization import Encoded
+    from ...windows import build_windows
 
     feats = []
     for ex in examples:
@@ -202,7 +202,7 @@ def ner_features(tok, examples, label2id: dict[str, int], max_seq_len: int, stri
     A token is inside an entity when its first character is; overlapping windows label only
     the tokens they hold, so every window is a plain training sequence.
     """
-    from .windows import build_windows
+    from ...windows import build_windows
 
     feats = []
     for ex in examples:
@@ -285,7 +285,7 @@ def set_seed(seed: int) -> None:
 def build_scratch_japanese(cfg: TrainConfig, work: Path, texts: list[str], labels=None):
     """A WordPiece vocab from the training texts (our MeCab pre-tokenizer) and a fresh BERT."""
     transformers = require("transformers", "train")
-    from .tokenization import train_japanese_vocab, write_japanese_tokenizer_files
+    from ...tokenization import train_japanese_vocab, write_japanese_tokenizer_files
 
     sc = cfg.scratch
     vocab = train_japanese_vocab(texts, sc.vocab_size, sc.dictionary)
@@ -383,7 +383,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainRes
         else:
             model, hf_tok = load_pretrained(cfg, labels)
             hf_tok.save_pretrained(str(tok_dir))
-        from .tokenization import load_tokenizer
+        from ...tokenization import load_tokenizer
 
         tok = load_tokenizer(tok_dir)
         t0 = time.perf_counter()
@@ -485,8 +485,8 @@ def fit(model, feats, pad_id, cfg: TrainConfig, eval_ex, hf_tok, work, log) -> l
 
 def evaluate_checkpoint(model, hf_tok, cfg: TrainConfig, eval_ex, work: Path, log) -> dict:
     """Export to a scratch IR and score it with the serving pipeline (what the app will do)."""
-    from .evaluate import evaluate_ner_examples, evaluate_qa_examples
-    from .export import export
+    from ..evaluate import evaluate_ner_examples, evaluate_qa_examples
+    from ..export import export
 
     model.eval()
     ir = work / "eval_ir"
@@ -509,8 +509,8 @@ def evaluate_checkpoint(model, hf_tok, cfg: TrainConfig, eval_ex, work: Path, lo
 def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, final_eval,
                 n_windows: int, n_eval: int, eval_path, log) -> None:
     """Export into a temp dir beside ``out``, then swap it in: a failure loses nothing."""
-    from .export import export
-    from .model_dir import PRECISION_FILES, write_meta
+    from ..export import export
+    from ...model_dir import PRECISION_FILES, write_meta
 
     out = cfg.out
     out.parent.mkdir(parents=True, exist_ok=True)

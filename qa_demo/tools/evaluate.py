@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import InputError
-from .ner import AGGREGATIONS
+from ..errors import InputError
+from ..ner import AGGREGATIONS
 
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -266,7 +266,7 @@ def evaluate_qa_examples(model_dir, examples, version: str = "1.1", language: st
 def predict_qa_with(model_dir, examples, progress: bool = True, options: dict | None = None,
                     device: str = "CPU", precision: str = "FP32",
                     dictionary: str | None = None) -> dict[str, str]:
-    from .qa import QAOptions, QuestionAnswerer
+    from ..qa import QAOptions, QuestionAnswerer
 
     qa = QuestionAnswerer.load(model_dir, device=device, precision=precision,
                                options=QAOptions(**(options or {})), dictionary=dictionary)
@@ -280,7 +280,7 @@ def answer_agreement(preds: dict[str, str], reference: dict[str, str]) -> tuple[
 
 
 def data_language(examples) -> str:
-    from .segment import detect_language
+    from ..segment import detect_language
 
     sample = " ".join(ex.context[:200] for ex in examples[:5])
     return detect_language(sample).value if sample else "en"
@@ -289,7 +289,7 @@ def data_language(examples) -> str:
 def evaluate_ner_examples(model_dir, examples, progress: bool = True,
                           options: dict | None = None, device: str = "CPU",
                           precision: str = "FP32", dictionary: str | None = None) -> NERScores:
-    from .ner import EntityTagger, NEROptions
+    from ..ner import EntityTagger, NEROptions
 
     tagger = EntityTagger.load(model_dir, device=device, precision=precision,
                                options=NEROptions(**(options or {})), dictionary=dictionary)

@@ -39,13 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_contexts import BenchCase, english_cases, japanese_cases
-from .errors import DataError, InputError, MissingDependencyError, require
-from .model_dir import PRECISION_FILES, load_model_dir
-from .qa import QAOptions, QuestionAnswerer
-from .runtime import Engine
-from .types import Task
-from .windows import batch, build_windows
+from .contexts import BenchCase, english_cases, japanese_cases
+from ...errors import DataError, InputError, MissingDependencyError, require
+from ...model_dir import PRECISION_FILES, load_model_dir
+from ...qa import QAOptions, QuestionAnswerer
+from ...runtime import Engine
+from ...types import Task
+from ...windows import batch, build_windows
 
 ENGINES = (
     "pytorch",
@@ -217,7 +217,7 @@ def _write_tokenizer(out: Path, lang: str, cases: list[BenchCase], vocab_size: i
         return tok
     from transformers import BertJapaneseTokenizer
 
-    from .tokenization import train_japanese_vocab, write_japanese_tokenizer_files
+    from ...tokenization import train_japanese_vocab, write_japanese_tokenizer_files
 
     learnt = train_japanese_vocab(texts, 8000, min_frequency=1)
     tokens = _pad_vocab([t for t, _ in sorted(learnt.items(), key=lambda kv: kv[1])], vocab_size)
@@ -267,10 +267,13 @@ def load_cases(lang: str, contexts: str, shared_data: Path | None) -> list[Bench
 
 
 def _default_shared_data() -> Path:
-    here = Path(__file__).resolve().parents[2] / "shared" / "data"
-    if here.exists():
-        return here
-    return Path(os.environ.get("QA_DEMO_SHARED_DATA", "/work/shared/data"))
+    """$QA_DEMO_SHARED_DATA, else ../shared/data beside the working directory or checkout."""
+    if os.environ.get("QA_DEMO_SHARED_DATA"):
+        return Path(os.environ["QA_DEMO_SHARED_DATA"])
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        if (base.parent / "shared" / "data").is_dir():
+            return base.parent / "shared" / "data"
+    return Path.cwd().parent / "shared" / "data"
 
 
 def _squad_file(cases: list[BenchCase], path: Path) -> Path:
@@ -286,7 +289,7 @@ def prepare(cfg: BenchConfig, log: Callable[[str], None]) -> Prepared:
     """Build (or reuse) the checkpoint, its IR (FP32 + both INT8 routes) and ONNX files."""
     require("torch", "bench")
     transformers = require("transformers", "bench")
-    from . import export as ex
+    from .. import export as ex
 
     cases = load_cases(cfg.lang, cfg.contexts, cfg.shared_data)
     all_cases = load_cases(cfg.lang, "both", cfg.shared_data)  # the vocab sees every text
@@ -334,7 +337,7 @@ def prepare(cfg: BenchConfig, log: Callable[[str], None]) -> Prepared:
 def export_onnx(model, fp32: Path, int8: Path) -> None:
     import torch
 
-    from .export import _example_inputs
+    from ..export import _example_inputs
 
     require("onnxruntime", "bench")
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -538,7 +541,7 @@ def make_engines(cfg: BenchConfig, prep: Prepared, log) -> tuple[list[BenchEngin
 
 def window_feed(prep: Prepared) -> dict[str, np.ndarray]:
     """One full 384-token window (question + context), as our preprocessing builds it."""
-    from .tokenization import load_tokenizer
+    from ...tokenization import load_tokenizer
 
     tok = load_tokenizer(prep.model_dir)
     case = max(prep.cases, key=lambda c: len(c.context))
@@ -691,7 +694,7 @@ demo.close()
 """
 
 _READY_APP = """
-from qa_demo.ui import build_app
+from qa_demo.app.ui import build_app
 {load}
 demo = build_app({args})
 demo.launch(prevent_thread_lock=True)
@@ -769,11 +772,11 @@ def measure_startup(cfg: BenchConfig, prep: Prepared, log) -> dict:
 def _app_startup(prep: Prepared, env: dict) -> dict:
     """Our app's start to ready, with a warm compile cache, if ui.build_app exists."""
     try:
-        from . import ui
+        from ...app import ui
     except ImportError as exc:
-        return {"app_note": f"qa_demo.ui not importable: {exc}"}
+        return {"app_note": f"qa_demo.app.ui not importable: {exc}"}
     if not hasattr(ui, "build_app"):
-        return {"app_note": "qa_demo.ui has no build_app"}
+        return {"app_note": "qa_demo.app.ui has no build_app"}
     import inspect
 
     params = inspect.signature(ui.build_app).parameters
@@ -794,7 +797,7 @@ def _ner_dir(cfg: BenchConfig, prep: Prepared, log) -> Path | None:
     """A random NER model of the same size, for the QA + NER memory figure (--arch only)."""
     if not cfg.arch:
         return None
-    from .export import export
+    from ..export import export
 
     work = cfg.work_dir / f"{cfg.arch}-{cfg.lang}"
     out = work / "ner-ir"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, InputError, ModelLoadError, require
-from .model_dir import PRECISION_FILES, load_model_dir, write_meta
-from .segment import detect_language
-from .tokenization import load_tokenizer
-from .types import Task
-from .windows import batch, build_windows
+from ..errors import DataError, InputError, ModelLoadError, require
+from ..model_dir import PRECISION_FILES, load_model_dir, write_meta
+from ..segment import detect_language
+from ..tokenization import load_tokenizer
+from ..types import Task
+from ..windows import batch, build_windows
 
 #: Windows fed to NNCF when calibrating INT8; NNCF's default subset size is 300.
 CALIBRATION_SAMPLES = 100

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelLoadError, require
-from .types import Language, Task
+from ..errors import ModelLoadError, require
+from ..types import Language, Task
 
 #: Where ``fetch`` checks for network before starting a multi-minute download.
 HUB_HOST = "huggingface.co"
@@ -128,7 +128,7 @@ def fetch(
             "does not have. On a machine with network run: "
             f"{entry.export_command(models_root)} and copy the directory {out} here."
         )
-    from .export import export
+    from ..tools.export import export
 
     existed = out.exists()
     try:
