@@ -10,13 +10,17 @@ import sys
 from pathlib import Path
 
 from .errors import QADemoError
-from .ner import AGGREGATIONS
+from .options import Aggregation, Dictionary, Precision
 from .windows import STATIC_BUCKETS
 
 EXIT_USER_ERROR = 2
 #: Modules with an ``add_subcommands(subparsers)`` function: serve, eval, train, bench.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "qa_demo.tools.evaluate", "qa_demo.tools.train.train", "qa_demo.tools.bench.bench", "qa_demo.app.ui"
+    "qa_demo.tools.evaluate",
+    "qa_demo.tools.train.train",
+    "qa_demo.tools.train.pretrain",
+    "qa_demo.tools.bench.bench",
+    "qa_demo.app.ui",
 )
 
 
@@ -37,12 +41,26 @@ def _print(obj: dict, as_json: bool, human: str) -> None:
 
 
 def cmd_devices(args) -> None:
+    """Each device with the precisions it offers, its fastest route, and the CPU's ISA."""
+    from .precision import cpu_flags, speed_order
     from .runtime import Engine
 
     engine = Engine()
-    devices = [{"device": d, "name": engine.device_name(d)} for d in engine.devices()]
-    human = "\n".join(f"{d['device']}\t{d['name']}" for d in devices)
-    _print({"devices": devices}, args.json, human)
+    devices = []
+    for d in engine.devices():
+        caps = engine.capabilities(d)
+        devices.append({
+            "device": d,
+            "name": engine.device_name(d),
+            "precisions": [p.value for p in caps.supported()],
+            "int8_dot_product": caps.int8_dot,
+            "fastest_first": [f"{p.value}-{r.value}" if r else p.value
+                              for p, r in speed_order(caps)],
+        })
+    isa = sorted(f for f in cpu_flags() if f.startswith(("avx", "amx")))
+    human = "\n".join(f"{d['device']}\t{d['name']}\tprecisions {', '.join(d['precisions'])}"
+                      f"\tfastest first: {' > '.join(d['fastest_first'])}" for d in devices)
+    _print({"devices": devices, "cpu_isa": isa}, args.json, human + f"\nCPU ISA: {' '.join(isa)}")
 
 
 def cmd_tokenize(args) -> None:
@@ -94,7 +112,7 @@ def cmd_ask(args) -> None:
                                **_engine_kwargs(args))
     result = qa.ask(args.question, context)
     lines = [f"{a.score:.4f}\t[{a.start}:{a.end}]\t{a.text}" for a in result.answers]
-    lines.append(f"({result.timings.total:.1f} ms on {result.device})")
+    lines.append(f"({result.timings.total:.1f} ms on {result.device}, {result.precision})")
     _print(result.to_json(), args.json, "\n".join(lines))
 
 
@@ -145,10 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_args(p, with_device: bool = True) -> None:
         p.add_argument("--model", required=True, help="model directory")
-        p.add_argument("--dictionary", help="MeCab dictionary: unidic-lite, jumandic, ipadic")
+        p.add_argument("--dictionary", type=lambda v: Dictionary.parse(v).value,
+                       help=f"MeCab dictionary: {', '.join(Dictionary.choices())}")
         if with_device:
             p.add_argument("--device", default="CPU", help="CPU, GPU, NPU, AUTO ...")
-            p.add_argument("--precision", default="FP32", choices=["FP32", "INT8"])
+            p.add_argument("--precision", default=Precision.AUTO.value,
+                           type=lambda v: Precision.parse(v).value, choices=Precision.choices(),
+                           help="AUTO (default): the fastest precision measured to agree with "
+                                "FP32 for this model on this device")
             p.add_argument("--static-shapes", action="store_true",
                            help="compile static shapes (128/256/384/512 tokens), as NPU needs; "
                                 "automatic on NPU")
@@ -181,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--text")
     g.add_argument("--text-file")
     p.add_argument("--aggregation", default=None,
-                   choices=AGGREGATIONS,
+                   choices=Aggregation.choices(),
                    help="how word pieces form words (default: the model's own, else simple)")
     p.set_defaults(func=cmd_ner)
 

@@ -10,12 +10,17 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ModelLoadError
+from .errors import ModelLoadError, QADemoError
+from .options import Int8Route, Precision
 from .types import Language, Task
 
 META_FILE = "qa_demo.json"
-#: IR file per precision. FP32 is optimum-intel's name; INT8 sits beside it.
+#: IR file per precision. FP32 is optimum-intel's name (the directory stays loadable by it);
+#: "INT8" is the weight-only INT8 IR (or, in older directories, the route qa_demo.json names).
 PRECISION_FILES = {"FP32": "openvino_model.xml", "INT8": "openvino_model_int8.xml"}
+#: The INT8 IR of each route. BF16 and FP16 run the FP32 IR with another inference hint.
+INT8_FILES = {Int8Route.WEIGHTS: "openvino_model_int8.xml",
+              Int8Route.STATIC: "openvino_model_int8_static.xml"}
 
 
 @dataclass(frozen=True)
@@ -26,9 +31,14 @@ class ModelDir:
     config: dict
     dictionary: str | None = None
     description: str = ""
-    precisions: dict[str, Path] = field(default_factory=dict)
+    precisions: dict[str, Path] = field(default_factory=dict)  # "FP32"/"INT8" -> IR
     version_2_with_negative: bool = False
     aggregation: str | None = None  # NER: the word aggregation the model was tuned with
+    #: INT8 route -> IR; ``precisions["INT8"]`` is one of these.
+    int8_files: dict[Int8Route, Path] = field(default_factory=dict)
+    #: Route key ("BF16", "INT8-static", ...) -> share of top answers (QA) or entities (NER)
+    #: equal to FP32's, measured at export or training time; what Precision.AUTO goes by.
+    agreement: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -39,13 +49,21 @@ class ModelDir:
         raw = self.config.get("id2label") or {}
         return {int(k): v for k, v in raw.items()}
 
-    def xml(self, precision: str = "FP32") -> Path:
-        precision = precision.upper()
-        if precision not in self.precisions:
+    def xml(self, precision: str | Precision = "FP32", route: Int8Route | None = None) -> Path:
+        """The IR for ``precision``; BF16 and FP16 run the FP32 IR."""
+        precision = Precision.parse(precision, "precision")
+        if precision in (Precision.BF16, Precision.FP16):
+            precision = Precision.FP32
+        if route is not None and precision is Precision.INT8:
+            if route not in self.int8_files:
+                raise ModelLoadError(f"{self.path} has no INT8 {route.value} model.")
+            return self.int8_files[route]
+        if precision.value not in self.precisions:
             raise ModelLoadError(
-                f"{self.path} has no {precision} model; it has {', '.join(self.precisions)}."
+                f"{self.path} has no {precision.value} model; it has "
+                f"{', '.join(self.precisions)}."
             )
-        return self.precisions[precision]
+        return self.precisions[precision.value]
 
 
 def _task_from_config(config: dict) -> Task | None:
@@ -62,7 +80,7 @@ def load_model_dir(path: str | Path) -> ModelDir:
     if not path.is_dir():
         raise ModelLoadError(f"Model directory {path} does not exist.")
     precisions = {p: path / f for p, f in PRECISION_FILES.items() if (path / f).exists()}
-    if not precisions:
+    if not precisions and not any((path / f).exists() for f in INT8_FILES.values()):
         raise ModelLoadError(
             f"{path} has no OpenVINO model; expected {PRECISION_FILES['FP32']} "
             f"(export one with: qa-demo export CHECKPOINT {path} --task qa)."
@@ -79,6 +97,9 @@ def load_model_dir(path: str | Path) -> ModelDir:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ModelLoadError(f"Cannot read {meta_path}: {exc}") from exc
+    for what, value in ((config_path, config), (meta_path, meta)):
+        if not isinstance(value, dict):
+            raise ModelLoadError(f"{what}: expected a JSON object, got {type(value).__name__}.")
     task_name = meta.get("task") or (_task_from_config(config) or Task.QA).value
     try:
         task = Task(task_name)
@@ -86,21 +107,48 @@ def load_model_dir(path: str | Path) -> ModelDir:
         raise ModelLoadError(
             f"{meta_path}: unknown task {task_name!r}; expected qa or ner."
         ) from None
+    int8_files = _int8_files(path, meta)
+    if int8_files and "INT8" not in precisions:
+        precisions["INT8"] = next(iter(int8_files.values()))
     tok_config = path / "tokenizer_config.json"
     default_lang = "en"
     if tok_config.exists() and "BertJapaneseTokenizer" in tok_config.read_text(encoding="utf-8"):
         default_lang = "ja"
+    try:
+        language = Language(meta.get("language", default_lang))
+    except ValueError:
+        raise ModelLoadError(
+            f"{meta_path}: unknown language {meta.get('language')!r}; expected ja or en."
+        ) from None
     return ModelDir(
         path=path,
         task=task,
-        language=Language(meta.get("language", default_lang)),
+        language=language,
         config=config,
         dictionary=meta.get("dictionary"),
         description=meta.get("description", ""),
         precisions=precisions,
         version_2_with_negative=bool(meta.get("version_2_with_negative", False)),
         aggregation=meta.get("aggregation"),
+        int8_files=int8_files,
+        agreement=_agreement(meta, meta_path),
     )
+
+
+def _int8_files(path: Path, meta: dict) -> dict[Int8Route, Path]:
+    """INT8 IR per route; an older directory's single INT8 IR is the route its meta names."""
+    found = {r: path / f for r, f in INT8_FILES.items() if (path / f).exists()}
+    legacy = meta.get("int8_route")
+    if legacy == Int8Route.STATIC.value and Int8Route.STATIC not in found and found:
+        found = {Int8Route.STATIC: found.pop(Int8Route.WEIGHTS)}
+    return found
+
+
+def _agreement(meta: dict, meta_path: Path) -> dict[str, float]:
+    raw = meta.get("agreement") or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, (int, float)) for v in raw.values()):
+        raise ModelLoadError(f"{meta_path}: 'agreement' must map route names to shares (0-1).")
+    return {str(k): float(v) for k, v in raw.items()}
 
 
 def write_meta(path: Path, **meta) -> None:
@@ -115,9 +163,9 @@ def discover_models(root: str | Path) -> list[ModelDir]:
     root = Path(root)
     found = []
     for child in sorted(root.iterdir()) if root.is_dir() else []:
-        if (child / PRECISION_FILES["FP32"]).exists() or (child / PRECISION_FILES["INT8"]).exists():
+        if any((child / f).exists() for f in (*PRECISION_FILES.values(), *INT8_FILES.values())):
             try:
                 found.append(load_model_dir(child))
-            except ModelLoadError:
+            except QADemoError:
                 continue  # a half-written directory must not stop the app from starting
     return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -10,13 +9,16 @@ import numpy as np
 from .decode import OUTSIDE, check_scheme, group_tags, softmax
 from .errors import InputError, ModelLoadError
 from .inputs import check_text
+from .options import Aggregation
 from .pipeline import Pipeline
-from .types import Entity, NERResult, TaggedToken, Task, Timings, Window
+from .tokenization import Encoded
+from .types import ArrayEq, Entity, NERResult, TaggedToken, Task, Timings, Window
 from .windows import build_windows
 
-AGGREGATIONS = ("none", "simple", "first", "average", "max")
+#: The choices, for command lines; Aggregation is the vocabulary.
+AGGREGATIONS = tuple(Aggregation.choices())
 #: transformers' default, for models whose metadata names none.
-DEFAULT_AGGREGATION = "simple"
+DEFAULT_AGGREGATION = Aggregation.SIMPLE
 
 
 @dataclass(frozen=True)
@@ -26,21 +28,33 @@ class NEROptions:
     ``aggregation=None`` takes the model's own default (``qa_demo.json``), else "simple".
     """
 
-    aggregation: str | None = None
+    aggregation: Aggregation | None = None
     max_seq_len: int = 512
-    stride: int = 128
+    #: Tokens shared by neighbouring windows; the same name and meaning as in QAOptions.
+    doc_stride: int = 128
 
     def __post_init__(self) -> None:
-        if self.aggregation is not None and self.aggregation not in AGGREGATIONS:
-            raise InputError(
-                f"Unknown aggregation {self.aggregation!r}; expected one of {AGGREGATIONS}."
-            )
+        if self.aggregation is not None:
+            object.__setattr__(self, "aggregation", Aggregation.parse(self.aggregation))
+        for name in ("max_seq_len", "doc_stride"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise InputError(f"{name} must be an integer, got {value!r}.")
         if not 16 <= self.max_seq_len <= 4096:
             raise InputError(f"max_seq_len must be between 16 and 4096, got {self.max_seq_len}.")
-        if not 0 <= self.stride < self.max_seq_len - 2:
+        if not 0 <= self.doc_stride < self.max_seq_len - 2:
             raise InputError(
-                f"stride must be between 0 and max_seq_len - 3, got {self.stride}."
+                f"doc_stride must be between 0 and max_seq_len - 3, got {self.doc_stride}."
             )
+
+
+@dataclass(frozen=True, eq=False)
+class NERPrepared(ArrayEq):
+    """The preprocess stage's output: the text's encoding and its windows."""
+
+    encoding: Encoded
+    windows: list[Window]
+    segment_ms: float
 
 
 @dataclass(frozen=True)
@@ -63,12 +77,11 @@ class EntityTagger(Pipeline):
         super().__init__(*args, **kwargs)
         self.options = options or NEROptions()
         #: What ``aggregation=None`` means for this model.
-        self.default_aggregation = self.model.aggregation or DEFAULT_AGGREGATION
-        if self.default_aggregation not in AGGREGATIONS:
-            raise ModelLoadError(
-                f"{self.model.path}: unknown aggregation {self.default_aggregation!r} in its "
-                f"metadata; expected one of {AGGREGATIONS}."
-            )
+        try:
+            self.default_aggregation = Aggregation.parse(
+                self.model.aggregation or DEFAULT_AGGREGATION, "aggregation")
+        except InputError as exc:
+            raise ModelLoadError(f"{self.model.path}/qa_demo.json: {exc}") from None
         labels = self.model.id2label
         if not labels:
             raise ModelLoadError(f"{self.model.path}/config.json has no id2label for NER.")
@@ -83,30 +96,16 @@ class EntityTagger(Pipeline):
         if opts.aggregation is None:
             opts = replace(opts, aggregation=self.default_aggregation)
         check_text(text, "text")
-        enc, seg_ms, tok_ms = self.encode_timed(text)
-        t0 = time.perf_counter()
-        windows = self.preprocess(enc, opts)
-        tok_ms += (time.perf_counter() - t0) * 1000
-        compile_ms = self.warm_up()
-        t0 = time.perf_counter()
-        logits = self.infer(windows)
-        infer_ms = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        entities, tokens = self.postprocess(text, enc, windows, logits, opts)
-        post_ms = (time.perf_counter() - t0) * 1000
-        return NERResult(
-            entities=tuple(entities),
-            tokens=tuple(tokens),
-            timings=Timings(seg_ms, tok_ms, infer_ms, post_ms, compile_ms),
-            device=",".join(self.compiled.execution_devices),
-        )
+        return self.run(text, opts)
 
     # -- stages -------------------------------------------------------------------------------
-    def preprocess(self, enc, opts: NEROptions) -> list[Window]:
-        return build_windows(self.tokenizer, enc, opts.max_seq_len, opts.stride)
+    def preprocess(self, text: str, opts: NEROptions) -> NERPrepared:
+        enc, seg_ms = self.encode_timed(text)
+        windows = build_windows(self.tokenizer, enc, opts.max_seq_len, opts.doc_stride)
+        return NERPrepared(enc, windows, seg_ms)
 
-    def infer(self, windows: list[Window]) -> list[np.ndarray]:
-        outputs = self.infer_windows(windows)
+    def infer(self, prepared: NERPrepared) -> list[np.ndarray]:
+        outputs = self.infer_windows(prepared.windows)
         name = "logits" if "logits" in outputs[0] else next(iter(outputs[0]))
         logits = [o[name] for o in outputs]
         if logits[0].shape[-1] != len(self.labels):
@@ -116,7 +115,17 @@ class EntityTagger(Pipeline):
             )
         return logits
 
-    def postprocess(self, text, enc, windows, logits, opts: NEROptions):
+    def postprocess(
+        self, text: str, prepared: NERPrepared, logits: list[np.ndarray], opts: NEROptions
+    ) -> NERResult:
+        entities, tokens = self.decode(text, prepared.encoding, prepared.windows, logits, opts)
+        return NERResult(tuple(entities), tuple(tokens), Timings(), "",
+                         encoding=prepared.encoding)
+
+    def decode(self, text: str, enc: Encoded, windows: list[Window], logits: list[np.ndarray],
+               opts: NEROptions) -> tuple[list[Entity], list[TaggedToken]]:
+        """Per-token tags (each token from the window where it sits furthest from an edge),
+        then entities by the aggregation asked for."""
         n = len(enc)
         rows = np.zeros((n, len(self.labels)), dtype=np.float64)
         best_margin = np.full(n, -1)
@@ -137,14 +146,14 @@ class EntityTagger(Pipeline):
             TaggedToken(enc.pieces[i], int(enc.ids[i]), u.start, u.end, u.label, u.score)
             for i, u in enumerate(units)
         ]
-        if opts.aggregation == "none":
+        if opts.aggregation is Aggregation.NONE:
             entities = [
                 Entity(u.label, text[u.start : u.end], u.start, u.end, u.score)
                 for u in units
                 if u.label != OUTSIDE
             ]
             return entities, tokens
-        if opts.aggregation != "simple":
+        if opts.aggregation is not Aggregation.SIMPLE:
             units = self._words(enc, units, opts.aggregation)
         spans = group_tags([u.label for u in units], [u.score for u in units])
         entities = []
@@ -153,7 +162,7 @@ class EntityTagger(Pipeline):
             entities.append(Entity(span.label, text[start:end], start, end, span.score))
         return entities, tokens
 
-    def _words(self, enc, units: list[_Unit], strategy: str) -> list[_Unit]:
+    def _words(self, enc: Encoded, units: list[_Unit], strategy: Aggregation) -> list[_Unit]:
         """Merge WordPiece continuation pieces into words, as transformers' aggregate_word."""
         groups: list[list[int]] = []
         for i, piece in enumerate(enc.pieces):
@@ -165,9 +174,9 @@ class EntityTagger(Pipeline):
         words = []
         for g in groups:
             members = [units[i] for i in g]
-            if strategy == "first":
+            if strategy is Aggregation.FIRST:
                 p = members[0].probs
-            elif strategy == "max":
+            elif strategy is Aggregation.MAX:
                 p = max(members, key=lambda u: u.probs.max()).probs
             else:  # average
                 p = np.nanmean(np.stack([u.probs for u in members]), axis=0)

@@ -1,23 +1,36 @@
-"""What QA and NER share: a model directory, its tokenizer, an Engine and a lazy compile."""
+"""What QA and NER share: one stage contract, a model directory, its tokenizer and a backend.
+
+``Pipeline.run`` is the only place that times stages: preprocess (segment + tokenize + windows)
+-> infer -> postprocess. QA and NER supply only their typed stages.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from .errors import InputError
 from .model_dir import ModelDir, load_model_dir
-from .runtime import CompiledModel, Engine
+from .options import Hint, Precision
+from .precision import Choice
+from .runtime import Backend, Engine, Runner
 from .segment import mecab
 from .tokenization import Encoded, TextTokenizer, load_tokenizer
-from .types import Language, Task, Window
+from .types import Language, PrecisionInfo, Task, Timings, Window
 from .windows import STATIC_BUCKETS, batch, bucket_width, length_groups
 
-PRECISIONS = ("FP32", "INT8")
 #: Devices whose plugin needs static shapes: windows go to per-length static compiles.
 STATIC_SHAPE_DEVICES = ("NPU",)
+
+
+class Prepared(Protocol):
+    """What a preprocess stage hands on; ``segment_ms`` is MeCab's share of its time."""
+
+    segment_ms: float
 
 
 class Pipeline:
@@ -28,11 +41,11 @@ class Pipeline:
     def __init__(
         self,
         model: ModelDir,
-        engine: Engine | None = None,
+        engine: Backend | None = None,
         device: str = "CPU",
-        precision: str = "FP32",
+        precision: Precision | str = Precision.AUTO,
         dictionary: str | None = None,
-        hint: str = "LATENCY",
+        hint: Hint | str = Hint.LATENCY,
         static_buckets: tuple[int, ...] | None = None,
     ) -> None:
         if model.task is not self.task:
@@ -40,20 +53,22 @@ class Pipeline:
                 f"{model.path} is a {model.task.value} model; expected a {self.task.value} model."
             )
         self.model = model
-        self.engine = engine or Engine()
+        self.engine: Backend = engine or Engine()
         self.device = self.engine.check_device(device)
-        self.precision = precision.upper()
-        self.hint = hint
+        #: The precision and INT8 route this pipeline runs, and why (AUTO's pick).
+        self.choice: Choice = self.engine.choose(model, self.device, Precision.parse(precision))
+        self.hint = Hint.parse(hint, "performance hint")
         needs_static = self.device.split(":", 1)[0].split(".", 1)[0] in STATIC_SHAPE_DEVICES
         #: Sequence lengths to compile static shapes for; None runs the IR's dynamic shapes.
         self.static_buckets = static_buckets or (STATIC_BUCKETS if needs_static else None)
-        model.xml(self.precision)  # fail now, not at the first request
+        model.xml(self.choice.precision, self.choice.route)  # fail now, not at a request
         self.tokenizer: TextTokenizer = load_tokenizer(
             model.path, dictionary or model.dictionary
         )
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "CPU", precision: str = "FP32", **kwargs):
+    def load(cls, path: str | Path, device: str = "CPU",
+             precision: Precision | str = Precision.AUTO, **kwargs):
         """Load a model directory: ``QuestionAnswerer.load("models/x", device="CPU")``."""
         return cls(load_model_dir(path), device=device, precision=precision, **kwargs)
 
@@ -62,16 +77,60 @@ class Pipeline:
         return self.tokenizer.language
 
     @property
-    def compiled(self) -> CompiledModel:
-        """The compile every request uses (the largest bucket's, with static shapes)."""
-        width = max(self.static_buckets) if self.static_buckets else None
-        return self.compiled_for(width)
+    def precision(self) -> Precision:
+        """The precision that runs (what AUTO chose, if it was asked for)."""
+        return self.choice.precision
 
-    def compiled_for(self, width: int | None, hint: str | None = None) -> CompiledModel:
+    # -- the runner: asked for here and nowhere else ------------------------------------------
+    def runner(self, width: int | None = None, hint: Hint | None = None) -> Runner:
+        """The backend's runner for one static width (None: dynamic shapes) and hint."""
         shape = None if width is None else (1, width)
-        return self.engine.compile(self.model.xml(self.precision), self.device,
-                                   hint or self.hint, shape=shape)
+        return self.engine.runner(self.model, self.device, self.choice, hint or self.hint, shape)
 
+    @property
+    def compiled(self) -> Runner:
+        """The runner every request uses (the largest bucket's, with static shapes)."""
+        return self.runner(max(self.static_buckets) if self.static_buckets else None)
+
+    def precision_info(self) -> PrecisionInfo:
+        return PrecisionInfo(self.choice.requested.value, self.choice.label.split("→ ")[-1],
+                             self.compiled.executed_precision, self.choice.reason)
+
+    def warm_up(self) -> float:
+        """Compile now; returns the compile time in ms (0 if it was already compiled)."""
+        t0 = time.perf_counter()
+        for width in self.static_buckets or (None,):  # every bucket: none compiles mid-request
+            self.runner(width)
+        return (time.perf_counter() - t0) * 1000
+
+    # -- the stage contract -------------------------------------------------------------------
+    def run(self, inputs: Any, opts: Any) -> Any:
+        """preprocess -> infer -> postprocess, each timed; the result carries its Timings."""
+        t0 = time.perf_counter()
+        prepared = self.preprocess(inputs, opts)
+        pre_ms = (time.perf_counter() - t0) * 1000
+        compile_ms = self.warm_up()
+        t0 = time.perf_counter()
+        raw = self.infer(prepared)
+        infer_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        result = self.postprocess(inputs, prepared, raw, opts)
+        post_ms = (time.perf_counter() - t0) * 1000
+        seg_ms = prepared.segment_ms
+        timings = Timings(seg_ms, pre_ms - seg_ms, infer_ms, post_ms, compile_ms)
+        device = ",".join(self.compiled.execution_devices)
+        return replace(result, timings=timings, device=device, precision=self.precision_info())
+
+    def preprocess(self, inputs: Any, opts: Any) -> Prepared:
+        raise NotImplementedError
+
+    def infer(self, prepared: Any) -> Any:
+        raise NotImplementedError
+
+    def postprocess(self, inputs: Any, prepared: Any, raw: Any, opts: Any) -> Any:
+        raise NotImplementedError
+
+    # -- helpers the stages share -------------------------------------------------------------
     def infer_windows(self, windows: list[Window]) -> list[dict[str, np.ndarray]]:
         """Every window's outputs, cut back to the window's own length.
 
@@ -86,26 +145,16 @@ class Pipeline:
         out: list[dict[str, np.ndarray]] = [{} for _ in windows]
         for idx, width in calls:
             group = [windows[i] for i in idx]
-            outputs = self.compiled_for(width).infer(batch(group, self.tokenizer.pad_id, width))
+            outputs = self.runner(width).infer(batch(group, self.tokenizer.pad_id, width))
             for row, i in enumerate(idx):
                 n = len(windows[i])
                 out[i] = {name: value[row, :n] for name, value in outputs.items()}
         return out
 
-    def warm_up(self) -> float:
-        """Compile now; returns the compile time in ms (0 if it was already compiled)."""
-        t0 = time.perf_counter()
-        for width in self.static_buckets or (None,):  # every bucket: none compiles mid-request
-            self.compiled_for(width)
-        return (time.perf_counter() - t0) * 1000
-
-    def encode_timed(self, text: str) -> tuple[Encoded, float, float]:
-        """Encode ``text``; returns (encoding, MeCab ms, rest-of-tokenizer ms)."""
+    def encode_timed(self, text: str) -> tuple[Encoded, float]:
+        """Encode ``text``; returns (encoding, MeCab ms)."""
         segmenter = mecab(self.tokenizer.dictionary) if self.tokenizer.dictionary else None
         if segmenter:
             segmenter.reset_clock()
-        t0 = time.perf_counter()
         enc = self.tokenizer.encode(text)
-        total = (time.perf_counter() - t0) * 1000
-        seg = segmenter.elapsed * 1000 if segmenter else 0.0
-        return enc, seg, total - seg
+        return enc, segmenter.elapsed * 1000 if segmenter else 0.0

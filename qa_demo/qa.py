@@ -10,9 +10,10 @@ import numpy as np
 from .decode import best_spans
 from .errors import InputError, ModelLoadError
 from .inputs import MAX_QUESTION_CHARS, check_text
+from .options import Hint
 from .pipeline import Pipeline
 from .tokenization import Encoded
-from .types import Answer, QAResult, Task, Timings, Window
+from .types import Answer, ArrayEq, QAResult, Task, Timings, Window
 from .windows import batch, build_windows
 
 #: Extra candidates per window when answers are widened to words (transformers uses 2k + 10).
@@ -50,13 +51,24 @@ class QAOptions:
             )
 
 
-@dataclass(frozen=True)
-class Prepared:
+@dataclass(frozen=True, eq=False)
+class QAPrepared(ArrayEq):
+    """The preprocess stage's output: both encodings and the windows built from them."""
+
     question: Encoded
     context: Encoded
     windows: list[Window]
     segment_ms: float
-    tokenize_ms: float
+
+
+@dataclass(frozen=True)
+class QAInput:
+    question: str
+    context: str
+
+
+#: (start logits, end logits) per window, unpadded.
+Logits = tuple[list[np.ndarray], list[np.ndarray]]
 
 
 class QuestionAnswerer(Pipeline):
@@ -80,52 +92,28 @@ class QuestionAnswerer(Pipeline):
         opts = replace(self.options, **overrides) if overrides else self.options
         check_text(question, "question", MAX_QUESTION_CHARS)
         check_text(context, "context")
-        prepared = self.preprocess(question, context, opts)
-        compile_ms = self.warm_up()
-        t0 = time.perf_counter()
-        start_logits, end_logits = self.infer(prepared.windows)
-        infer_ms = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        answers, null_score = self.postprocess(prepared, context, start_logits, end_logits, opts)
-        post_ms = (time.perf_counter() - t0) * 1000
-        timings = Timings(prepared.segment_ms, prepared.tokenize_ms, infer_ms, post_ms, compile_ms)
-        return QAResult(
-            answers=tuple(answers),
-            timings=timings,
-            device=",".join(self.compiled.execution_devices),
-            windows=tuple(prepared.windows),
-            start_logits=tuple(start_logits),
-            end_logits=tuple(end_logits),
-            null_score=null_score,
-        )
+        return self.run(QAInput(question, context), opts)
 
     # -- stages -------------------------------------------------------------------------------
-    def preprocess(self, question: str, context: str, opts: QAOptions) -> Prepared:
-        q, q_seg, q_tok = self.encode_timed(question)
-        if len(q) > opts.max_question_len:
-            q = Encoded(
-                q.ids[: opts.max_question_len],
-                q.pieces[: opts.max_question_len],
-                q.offsets[: opts.max_question_len],
-                q.word_ids[: opts.max_question_len],
-            )
-        c, c_seg, c_tok = self.encode_timed(context)
-        t0 = time.perf_counter()
+    def preprocess(self, inputs: QAInput, opts: QAOptions) -> QAPrepared:
+        q, q_seg = self.encode_timed(inputs.question)
+        q = q.head(opts.max_question_len)
+        c, c_seg = self.encode_timed(inputs.context)
         windows = build_windows(self.tokenizer, c, opts.max_seq_len, opts.doc_stride, question=q)
-        window_ms = (time.perf_counter() - t0) * 1000
-        return Prepared(q, c, windows, q_seg + c_seg, q_tok + c_tok + window_ms)
+        return QAPrepared(q, c, windows, q_seg + c_seg)
 
-    def infer(self, windows: list[Window]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def infer(self, prepared: QAPrepared) -> Logits:
         """All windows of a question; returns per-window logits, unpadded.
 
         By default, one batched call per window length on the LATENCY compile
         (``Pipeline.infer_windows``). With ``parallel_windows`` on CPU, several windows go as
         one request each, unpadded, to a THROUGHPUT compile of the same IR.
         """
+        windows = prepared.windows
         if len(windows) > 1 and self._parallel():
-            compiled = self.compiled_for(None, "THROUGHPUT")
-            per_window = compiled.infer_each([batch([w], self.tokenizer.pad_id) for w in windows])
-            start_name, end_name = self._logit_names(compiled)
+            runner = self.runner(None, Hint.THROUGHPUT)
+            per_window = runner.infer_each([batch([w], self.tokenizer.pad_id) for w in windows])
+            start_name, end_name = self._logit_names(runner)
             return ([o[start_name][0] for o in per_window], [o[end_name][0] for o in per_window])
         outputs = self.infer_windows(windows)
         start_name, end_name = self._logit_names(self.compiled)
@@ -139,7 +127,7 @@ class QuestionAnswerer(Pipeline):
         t0 = time.perf_counter()
         super().warm_up()
         if self._parallel():
-            self.compiled_for(None, "THROUGHPUT")
+            self.runner(None, Hint.THROUGHPUT)
         return (time.perf_counter() - t0) * 1000
 
     @staticmethod
@@ -154,13 +142,31 @@ class QuestionAnswerer(Pipeline):
         return start_name, end_name
 
     def postprocess(
+        self, inputs: QAInput, prepared: QAPrepared, raw: Logits, opts: QAOptions
+    ) -> QAResult:
+        start_logits, end_logits = raw
+        answers, null_score = self.spans(prepared, inputs.context, start_logits, end_logits, opts)
+        return QAResult(
+            answers=tuple(answers),
+            timings=Timings(),  # Pipeline.run fills in timings, device and precision
+            device="",
+            windows=tuple(prepared.windows),
+            start_logits=tuple(start_logits),
+            end_logits=tuple(end_logits),
+            null_score=null_score,
+            question_encoding=prepared.question,
+            context_encoding=prepared.context,
+        )
+
+    def spans(
         self,
-        prepared: Prepared,
+        prepared: QAPrepared,
         context: str,
         start_logits: list[np.ndarray],
         end_logits: list[np.ndarray],
         opts: QAOptions,
     ) -> tuple[list[Answer], float]:
+        """The top answers over all windows, sliced from ``context``, and the null score."""
         # As transformers' pipeline: with word alignment several token spans can widen to the
         # same words, so look deeper than top_k and pool the probability of equal answers.
         depth = opts.top_k * 2 + ALIGN_EXTRA_CANDIDATES if opts.align_to_words else opts.top_k

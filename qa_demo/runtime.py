@@ -1,6 +1,8 @@
-"""OpenVINO runtime: an Engine owns the Core and compiles each model lazily, once.
+"""The backend seam (``Runner``, ``Backend``) and its OpenVINO implementation.
 
-Nothing here is module-global: create an Engine and pass it to the pipelines that share it.
+A pipeline asks its backend for a ``Runner`` (``Backend.runner``) and never knows which runtime
+runs it. ``Engine`` is the OpenVINO backend: it owns the Core and compiles each model lazily,
+once. Nothing here is module-global: create an Engine and pass it to the pipelines that share it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,57 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import DeviceError, ModelLoadError
+from .model_dir import ModelDir
+from .options import Hint, Precision
+from .precision import INFERENCE_HINTS, Choice, DeviceCaps, choose, cpu_flags, int8_dot_product
 
 #: Devices that are virtual plugins over the real ones; valid even when not listed.
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
-HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
+HINTS = tuple(Hint.choices())
+#: Layers whose runtime precision tells which kernels ran (int8 or floating point).
+MATMUL_LAYERS = ("FullyConnected", "MatMul", "Convolution")
+INT8_TYPES = ("u8", "i8")
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """A compiled model of any runtime: what a pipeline needs and nothing more."""
+
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    execution_devices: tuple[str, ...]
+    #: What executed, read back from the runtime (e.g. "f32", "bf16", "int8 matmuls, f32 rest").
+    executed_precision: str
+    compile_ms: float
+    runtime: str  # "openvino", "onnxruntime": which library runs it
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def infer_each(
+        self, feeds_list: list[dict[str, np.ndarray]]
+    ) -> list[dict[str, np.ndarray]]: ...
+
+
+class Backend(Protocol):
+    """Makes Runners; the one thing a pipeline holds of its runtime (``engine=``)."""
+
+    def check_device(self, device: str) -> str: ...
+
+    def choose(self, model: ModelDir, device: str, precision: Precision) -> Choice: ...
+
+    def runner(
+        self,
+        model: ModelDir,
+        device: str,
+        choice: Choice,
+        hint: Hint = Hint.LATENCY,
+        shape: tuple[int, int] | None = None,
+    ) -> Runner: ...
 
 
 def default_cache_dir() -> Path:
@@ -38,6 +83,8 @@ class CompiledModel:
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     compile_ms: float
+    executed_precision: str = "f32"
+    runtime: str = "openvino"
     _pool: queue.SimpleQueue = field(default_factory=queue.SimpleQueue, repr=False)
 
     @contextmanager
@@ -98,7 +145,7 @@ class CompiledModel:
 
 
 class Engine:
-    """Owns an ``openvino.Core``; lists devices and compiles models once per key."""
+    """The OpenVINO backend: owns an ``openvino.Core``; compiles models once per key."""
 
     def __init__(
         self, cache_dir: str | Path | None = None, core=None, config: dict | None = None
@@ -111,6 +158,10 @@ class Engine:
         #: engines the same threads); a compile's own ``config`` overrides them.
         self.config = dict(config or {})
         self._compiled: dict[tuple, CompiledModel] = {}
+        self._caps: dict[str, DeviceCaps] = {}
+        #: One lock per compile key, so a compile stalls only the requests that need it; the
+        #: registry lock is held just long enough to find that key's lock.
+        self._key_locks: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def devices(self) -> list[str]:
@@ -133,6 +184,52 @@ class Engine:
             )
         return device
 
+    # -- precision ----------------------------------------------------------------------------
+    def capabilities(self, device: str) -> DeviceCaps:
+        """OPTIMIZATION_CAPABILITIES (and int8 dot products, on a CPU) of ``device``."""
+        device = self.check_device(device)
+        if device not in self._caps:
+            self._caps[device] = self._read_caps(device)
+        return self._caps[device]
+
+    def _read_caps(self, device: str) -> DeviceCaps:
+        base = device.split(":", 1)[0].split(".", 1)[0]
+        if base in VIRTUAL_DEVICES:
+            # A virtual device may run on any real one: offer only what all of them support.
+            real = [self.capabilities(d) for d in self.core.available_devices]
+            caps = frozenset.intersection(*(c.capabilities for c in real))
+            return DeviceCaps(device, caps, all(c.int8_dot for c in real), device)
+        try:
+            reported = self.core.get_property(device, "OPTIMIZATION_CAPABILITIES")
+            caps = frozenset(str(c) for c in reported)
+        except RuntimeError:
+            caps = frozenset({"FP32"})
+        int8_dot = int8_dot_product(cpu_flags()) if base == "CPU" else "INT8" in caps
+        return DeviceCaps(device, caps, int8_dot, self.device_name(device))
+
+    def choose(self, model: ModelDir, device: str, precision: Precision) -> Choice:
+        """The precision and INT8 route ``precision`` means for ``model`` on ``device``."""
+        return choose(
+            Precision.parse(precision, "precision"),
+            self.capabilities(device),
+            has_fp32="FP32" in model.precisions,
+            int8_routes=set(model.int8_files),
+            agreement=model.agreement,
+        )
+
+    def runner(
+        self,
+        model: ModelDir,
+        device: str,
+        choice: Choice,
+        hint: Hint = Hint.LATENCY,
+        shape: tuple[int, int] | None = None,
+    ) -> CompiledModel:
+        """The compiled IR of ``choice``, with the inference precision set explicitly."""
+        return self.compile(model.xml(choice.precision, choice.route), device, hint,
+                            config=precision_config(choice), shape=shape)
+
+    # -- compiling ----------------------------------------------------------------------------
     def compile(
         self,
         xml: str | Path,
@@ -147,16 +244,18 @@ class Engine:
         cannot run dynamic shapes (NPU); None keeps the IR's dynamic shapes.
         """
         device = self.check_device(device)
-        if hint not in HINTS:
-            raise DeviceError(f"Unknown performance hint {hint!r}; expected one of {HINTS}.")
+        hint = Hint.parse(hint, "performance hint").value
         key = (str(Path(xml).resolve()), device, hint, tuple(sorted((config or {}).items())),
                shape)
+        found = self._compiled.get(key)  # the common case takes no lock at all
+        if found is not None:
+            return found
         with self._lock:
-            if key in self._compiled:
-                return self._compiled[key]
-            compiled = self._compile(Path(xml), device, hint, config or {}, shape)
-            self._compiled[key] = compiled
-            return compiled
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self._compiled:
+                self._compiled[key] = self._compile(Path(xml), device, hint, config or {}, shape)
+            return self._compiled[key]
 
     def _compile(self, xml: Path, device: str, hint: str, config: dict,
                  shape: tuple[int, int] | None = None) -> CompiledModel:
@@ -186,12 +285,50 @@ class Engine:
             input_names=tuple(p.any_name for p in compiled.inputs),
             output_names=tuple(p.any_name for p in compiled.outputs),
             compile_ms=compile_ms,
+            executed_precision=executed_precision(compiled),
         )
 
     def compiled_models(self) -> list[CompiledModel]:
         return list(self._compiled.values())
 
-    def reset(self) -> None:
-        """Drop every compiled model, e.g. after changing device settings."""
-        with self._lock:
-            self._compiled.clear()
+
+def precision_config(choice: Choice) -> dict[str, str]:
+    """INFERENCE_PRECISION_HINT for a choice: never the device's default.
+
+    Without it the CPU plugin runs bf16 wherever the CPU has native bf16 (and GPU f16), so
+    "FP32" would not be f32. INT8 IRs keep f32 for the layers left unquantized, so that the
+    agreement measured at export holds on every CPU.
+    """
+    fp = INFERENCE_HINTS.get(choice.precision, "f32")
+    return {"INFERENCE_PRECISION_HINT": fp}
+
+
+def executed_precision(compiled) -> str:
+    """What the compiled model runs, read back from it: "f32", "bf16", or int8 matmuls + rest."""
+    try:
+        fp = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    except (RuntimeError, AttributeError):
+        fp = "?"
+    kernels = matmul_kernels(compiled)
+    int8 = sum(n for (_, prec), n in kernels.items() if prec in INT8_TYPES)
+    if not int8:
+        return fp
+    isa = sorted({prim for (prim, prec) in kernels if prec in INT8_TYPES})
+    return f"int8 matmuls ({', '.join(isa)}), {fp} rest"
+
+
+def matmul_kernels(compiled) -> dict[tuple[str, str], int]:
+    """(primitive, runtime precision) -> count, over the matmul layers of the runtime model."""
+    counts: dict[tuple[str, str], int] = {}
+    try:
+        ops = compiled.get_runtime_model().get_ordered_ops()
+    except RuntimeError:
+        return counts
+    for op in ops:
+        info = op.get_rt_info()
+        layer = info["layerType"].astype(str) if "layerType" in info else ""
+        if layer in MATMUL_LAYERS:
+            prim = info["primitiveType"].astype(str) if "primitiveType" in info else "?"
+            prec = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "?"
+            counts[(prim, prec)] = counts.get((prim, prec), 0) + 1
+    return counts

@@ -186,10 +186,18 @@ def english_words(text: str) -> list[Morpheme]:
     ]
 
 
-@cache
 def mecab(dictionary: str = "unidic-lite") -> MecabSegmenter:
-    """A shared segmenter per dictionary; building a MeCab tagger costs ~50 ms."""
-    return MecabSegmenter(normalize_dictionary(dictionary))
+    """A shared segmenter per dictionary; building a MeCab tagger costs ~50 ms.
+
+    The name is normalised before the cache, so "juman" and "jumandic" share one tagger
+    (and one clock: the segmentation time is read from the tagger that did the work).
+    """
+    return _mecab(normalize_dictionary(dictionary))
+
+
+@cache
+def _mecab(dictionary: str) -> MecabSegmenter:
+    return MecabSegmenter(dictionary)
 
 
 def segment(

@@ -19,7 +19,7 @@ from tokenizers.models import WordPiece
 
 from .errors import ModelLoadError
 from .segment import MecabSegmenter, mecab, normalize_dictionary
-from .types import Language, Token
+from .types import ArrayEq, Language, Token
 
 #: BertJapaneseTokenizer's MeCab dictionary names -> ours.
 _HF_MECAB_DICS = {"unidic_lite": "unidic-lite", "unidic": "unidic-lite", "ipadic": "ipadic"}
@@ -28,8 +28,8 @@ MAX_INPUT_CHARS_PER_WORD = 100
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-@dataclass(frozen=True)
-class Encoded:
+@dataclass(frozen=True, eq=False)
+class Encoded(ArrayEq):
     """One text's WordPiece tokens (no special tokens), offsets into the original text."""
 
     ids: np.ndarray
@@ -39,6 +39,12 @@ class Encoded:
 
     def __len__(self) -> int:
         return len(self.pieces)
+
+    def head(self, n: int) -> Encoded:
+        """The first ``n`` tokens (a question cut to ``max_question_len``)."""
+        if len(self) <= n:
+            return self
+        return Encoded(self.ids[:n], self.pieces[:n], self.offsets[:n], self.word_ids[:n])
 
 
 def repair_offsets(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
+from typing import Any
 
 import numpy as np
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """``==`` that also holds for numpy arrays (and tuples of them): same shape, same values."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                and a.shape == b.shape and bool(np.array_equal(a, b)))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(values_equal, a, b))
+    return bool(a == b)
+
+
+class ArrayEq:
+    """Value equality for frozen dataclasses that hold numpy arrays (``eq=False`` on them):
+    the generated ``==`` would compare arrays element-wise and raise on ``bool()``."""
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(values_equal(getattr(self, f.name), getattr(other, f.name))
+                   for f in fields(self) if f.compare)  # type: ignore[arg-type]
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Language(str, Enum):
@@ -39,8 +63,8 @@ class Token:
     sequence: int | None = None  # 0 = question (or NER text), 1 = context, None = special
 
 
-@dataclass(frozen=True)
-class Window:
+@dataclass(frozen=True, eq=False)
+class Window(ArrayEq):
     """One model input: a slice of the context (plus the question for QA)."""
 
     index: int
@@ -114,6 +138,23 @@ class TaggedToken:
 
 
 @dataclass(frozen=True)
+class PrecisionInfo:
+    """The precision of a run: as asked, as chosen (and why), and as executed."""
+
+    requested: str  # e.g. "AUTO"
+    chosen: str  # e.g. "INT8 (static)"
+    executed: str  # read back from the compiled model, e.g. "bf16"
+    reason: str = ""
+
+    def __str__(self) -> str:
+        asked = "" if self.requested == self.chosen.split(" ")[0] else f"{self.requested} → "
+        return f"{asked}{self.chosen} ({self.executed})"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Timings:
     """Wall-clock milliseconds per stage. ``compile`` is the one-off model compile, if any."""
 
@@ -133,9 +174,9 @@ class Timings:
         return out
 
 
-@dataclass(frozen=True)
-class QAResult:
-    """What ``QuestionAnswerer.ask`` returns."""
+@dataclass(frozen=True, eq=False)
+class QAResult(ArrayEq):
+    """What ``QuestionAnswerer.ask`` returns; it carries its encodings for the token table."""
 
     answers: tuple[Answer, ...]
     timings: Timings
@@ -145,6 +186,9 @@ class QAResult:
     end_logits: tuple[np.ndarray, ...] = ()
     null_score: float | None = None
     question_tokens: tuple[Token, ...] = field(default=())
+    precision: PrecisionInfo | None = None
+    question_encoding: Any = None  # tokenization.Encoded
+    context_encoding: Any = None  # tokenization.Encoded
 
     @property
     def best(self) -> Answer | None:
@@ -155,17 +199,20 @@ class QAResult:
             "answers": [a.to_json() for a in self.answers],
             "timings_ms": self.timings.to_json(),
             "device": self.device,
+            "precision": self.precision.to_json() if self.precision else None,
         }
 
 
-@dataclass(frozen=True)
-class NERResult:
-    """What ``EntityTagger.tag`` returns."""
+@dataclass(frozen=True, eq=False)
+class NERResult(ArrayEq):
+    """What ``EntityTagger.tag`` returns; it carries its encoding."""
 
     entities: tuple[Entity, ...]
     tokens: tuple[TaggedToken, ...]
     timings: Timings
     device: str
+    precision: PrecisionInfo | None = None
+    encoding: Any = None  # tokenization.Encoded
 
     def to_json(self) -> dict:
         return {
@@ -173,4 +220,5 @@ class NERResult:
             "tokens": [t.to_json() for t in self.tokens],
             "timings_ms": self.timings.to_json(),
             "device": self.device,
+            "precision": self.precision.to_json() if self.precision else None,
         }

@@ -44,7 +44,10 @@ def test_ask_json_contract(capsys, en_qa_dir):
                        "--context", context, "--top-k", "2", "--json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"answers", "timings_ms", "device"}
+    assert set(data) == {"answers", "timings_ms", "device", "precision"}
+    # Chosen and executed precision, read back from the compiled model.
+    assert set(data["precision"]) == {"requested", "chosen", "executed", "reason"}
+    assert data["precision"]["requested"] == "AUTO"
     assert len(data["answers"]) == 2
     for a in data["answers"]:
         assert set(a) == {"text", "start", "end", "score"}

