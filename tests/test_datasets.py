@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import SHARED_DATA
+from qa_demo.errors import DataError
 from qa_demo.tools.datasets import (
     EntitySpan,
     in_holdout,
@@ -17,7 +18,6 @@ from qa_demo.tools.datasets import (
     read_stockmark,
     split_examples,
 )
-from qa_demo.errors import DataError
 
 
 def test_conll_gives_space_joined_text_and_char_spans(tmp_path):

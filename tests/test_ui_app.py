@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 
 from qa_demo.app.catalog import CATALOG, fetch
-from qa_demo.errors import ModelLoadError, QADemoError
-from qa_demo.types import Language, Task
 from qa_demo.app.ui import (
     AUTO,
     DemoService,
@@ -28,6 +26,8 @@ from qa_demo.app.ui import (
     launch,
     load_examples,
 )
+from qa_demo.errors import ModelLoadError, QADemoError
+from qa_demo.types import Language, Task
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -23,8 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import render
-from .catalog import CATALOG, CatalogEntry, fetch, find_entry
 from ..errors import (
     DeviceError,
     InputError,
@@ -35,7 +33,8 @@ from ..errors import (
 from ..inputs import MAX_QUESTION_CHARS, MAX_TEXT_CHARS
 from ..model_dir import ModelDir, discover_models
 from ..types import Language, NERResult, QAResult, Task
-
+from . import render
+from .catalog import CATALOG, CatalogEntry, fetch, find_entry
 
 
 def project_dir(name: str) -> Path:
