@@ -145,8 +145,8 @@ def test_lr_search_prints_trials_and_saves_a_plot(en_checkpoint, tmp_path, capsy
 
 
 def test_ner_labels_follow_char_spans_in_bio_and_io(en_ner_checkpoint):
-    from qa_demo.tools.datasets import EntitySpan, NERExample
     from qa_demo.tokenization import load_tokenizer
+    from qa_demo.tools.datasets import EntitySpan, NERExample
     from qa_demo.tools.train.train import ner_features, ner_labels
 
     tok = load_tokenizer(en_ner_checkpoint)

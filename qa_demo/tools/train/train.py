@@ -558,6 +558,7 @@ def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, 
             precisions.remove("FP32")
         params = asdict(cfg)
         params = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
+        params["extra_data"] = [str(p) for p in cfg.extra_data]
         params["task"] = cfg.task.value
         if cfg.base != SCRATCH_JA:
             params.pop("scratch")

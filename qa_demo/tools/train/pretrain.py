@@ -1,0 +1,565 @@
+"""Masked-LM pretraining of a small Japanese BERT on the CPU (``qa-demo pretrain``).
+
+The encoder learns Japanese from the licence-clean training text (QA contexts, NER sentences
+outside the NER held-out pages) before ``qa-demo train --base <dir>`` fine-tunes it. Masking is
+whole-morpheme: MeCab morphemes are the pre-tokens of the project's Japanese tokenizer, so all
+WordPiece pieces of one morpheme (one ``word_id``) are chosen together, then 80% of the chosen
+pieces become [MASK], 10% a random piece and 10% stay.
+
+Everything a step needs is a function of (seed, step): the batch order of an epoch and the masks
+of a step come from their own seeded generators, dropout from the torch RNG saved in the
+checkpoint. A run stopped by ``--max-minutes`` and continued with ``--resume`` therefore ends
+with the same weights as one uninterrupted run.
+
+torch and transformers are imported inside functions: ``qa-demo --help`` must stay fast.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import DataError, InputError, require
+
+#: Files of the resumable state inside the checkpoint directory (beside the HF model files).
+STATE_FILE = "training_state.pt"
+CORPUS_FILE = "corpus.npz"
+META_FILE = "pretrain.json"
+#: Fields a ``--resume`` may change; everything else is read back from the checkpoint.
+RUN_CONTROL = ("max_minutes", "stop_at", "save_every", "log_every", "threads")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    out: Path
+    squad: tuple[str, ...] = ()  # SQuAD-format files or directories of them: contexts
+    ner: tuple[str, ...] = ()  # Stockmark JSON / CoNLL: sentences outside the holdout
+    holdout: float | None = 10.0  # the NER pages `train/eval --holdout` keep out
+    exclude_titles: tuple[str, ...] = ()  # QA articles also in an eval set
+    questions: bool = False  # also learn from the questions of the QA files
+    vocab_size: int = 16000
+    dictionary: str = "unidic-lite"
+    hidden_size: int = 192
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int | None = None  # default 4 x hidden
+    max_seq_len: int = 256
+    batch_size: int = 32
+    steps: int = 1000
+    lr: float = 5e-4
+    warmup: float = 0.06  # share of the steps spent warming the learning rate up
+    weight_decay: float = 0.01
+    mask_prob: float = 0.15
+    seed: int = 42
+    save_every: int = 200
+    log_every: int = 20
+    max_minutes: float | None = None
+    stop_at: int | None = None  # stop cleanly (and save) at this step: planned interruptions
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise InputError("steps, batch-size and lr must be positive.")
+        if not 16 <= self.max_seq_len <= 512:
+            raise InputError(f"max-seq-len must be between 16 and 512, got {self.max_seq_len}.")
+        if not 0 < self.mask_prob < 1:
+            raise InputError(f"mask-prob must be in (0, 1), got {self.mask_prob}.")
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Packed blocks: ``ids`` [n, L] piece ids; ``words`` [n, L] morpheme index in the block
+    (dense from 0; -1 for [CLS]/[SEP], which are never masked)."""
+
+    ids: np.ndarray
+    words: np.ndarray
+    texts: int
+
+
+def log_stderr(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- corpus ---------------------------------------------------------------------------------------
+
+
+def _json_files(path: Path) -> list[Path]:
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"{path}: no .json files.")
+    return files
+
+
+def corpus_texts(cfg: PretrainConfig) -> list[str]:
+    """QA contexts (each once, excluded titles dropped) and NER sentences of the train pages."""
+    from ..datasets import read_ner, read_squad, split_examples
+
+    texts: list[str] = []
+    seen: set[str] = set()
+    excluded = set(cfg.exclude_titles)
+    for spec in cfg.squad:
+        for path in _json_files(Path(spec)):
+            for ex in read_squad(path):
+                if ex.title in excluded:
+                    continue
+                parts = [ex.context] + ([ex.question] if cfg.questions else [])
+                for t in parts:
+                    if t not in seen:
+                        seen.add(t)
+                        texts.append(t)
+    for spec in cfg.ner:
+        # The same split function and key as `train ner --holdout` / `eval ner --holdout`:
+        # no sentence of a held-out page is ever seen here.
+        for ex in split_examples(read_ner(spec), cfg.holdout, "train", lambda e: e.group):
+            if ex.text not in seen:
+                seen.add(ex.text)
+                texts.append(ex.text)
+    if not texts:
+        raise DataError("No pretraining text: pass --squad and/or --ner.")
+    return texts
+
+
+def _block_words(words: np.ndarray) -> np.ndarray:
+    """Morpheme ids of one block made dense (0..k-1), specials stay -1."""
+    out = np.full_like(words, -1)
+    real = words >= 0
+    out[real] = np.unique(words[real], return_inverse=True)[1]
+    return out
+
+
+def pack_corpus(tok, texts: list[str], seq_len: int) -> Corpus:
+    """Texts joined by [SEP] and cut into full [CLS] ... [SEP] blocks (no padding needed)."""
+    ids: list[int] = []
+    words: list[int] = []
+    next_word = 0
+    for text in texts:
+        enc = tok.encode(text)
+        if not len(enc):
+            continue
+        ids += [*enc.ids.tolist(), tok.sep_id]
+        words += [next_word + w for w in enc.word_ids] + [-1]
+        next_word += max(enc.word_ids) + 1
+    body = seq_len - 2
+    n = len(ids) // body
+    if n == 0:
+        raise DataError(f"The corpus has {len(ids)} tokens: less than one {seq_len}-token block.")
+    arr_ids = np.asarray(ids[: n * body], np.int32).reshape(n, body)
+    arr_words = np.asarray(words[: n * body], np.int32).reshape(n, body)
+    cls = np.full((n, 1), tok.cls_id, np.int32)
+    sep = np.full((n, 1), tok.sep_id, np.int32)
+    none = np.full((n, 1), -1, np.int32)
+    block_ids = np.concatenate([cls, arr_ids, sep], axis=1)
+    block_words = np.concatenate([none, arr_words, none], axis=1)
+    block_words = np.stack([_block_words(w) for w in block_words])
+    return Corpus(block_ids, block_words, len(texts))
+
+
+def mask_batch(
+    ids: np.ndarray,
+    words: np.ndarray,
+    rng,
+    mask_id: int,
+    vocab_low: int,
+    vocab_size: int,
+    prob: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-morpheme masking: (inputs, selected) where ``selected`` marks the scored pieces.
+
+    Each morpheme is chosen with ``prob`` (so about ``prob`` of the pieces are), then one draw
+    per chosen morpheme decides [MASK] (80%), a random piece (10%) or unchanged (10%), so the
+    pieces of one morpheme are treated alike.
+    """
+    b, length = ids.shape
+    real = words >= 0
+    w = np.where(real, words, 0)
+    chosen = np.take_along_axis(rng.random((b, length)) < prob, w, axis=1) & real
+    if not chosen.any():
+        chosen[0, 1] = True  # a batch without a target has no loss; score one piece
+    action = np.take_along_axis(rng.random((b, length)), w, axis=1)
+    random_ids = rng.integers(vocab_low, vocab_size, size=(b, length), dtype=np.int64)
+    inputs = ids.astype(np.int64)
+    inputs = np.where(chosen & (action < 0.8), mask_id, inputs)
+    inputs = np.where(chosen & (action >= 0.8) & (action < 0.9), random_ids, inputs)
+    return inputs, chosen
+
+
+def batch_indices(n_blocks: int, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """The blocks of ``step``: epochs walk a permutation seeded by (seed, epoch)."""
+    per_epoch = max(1, n_blocks // batch_size)
+    epoch, k = divmod(step, per_epoch)
+    order = np.random.default_rng((seed, 0, epoch)).permutation(n_blocks)
+    return order[k * batch_size : (k + 1) * batch_size]
+
+
+# -- model, optimizer, checkpoint -----------------------------------------------------------------
+
+
+def build_model(cfg: PretrainConfig, vocab_size: int):
+    transformers = require("transformers", "pretrain")
+    config = transformers.BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        intermediate_size=cfg.intermediate_size or 4 * cfg.hidden_size,
+        max_position_embeddings=512,
+    )
+    return transformers.BertForMaskedLM(config)
+
+
+def build_optimizer(model, cfg: PretrainConfig):
+    import torch
+
+    warmup = max(1, int(cfg.steps * cfg.warmup))
+    no_decay = ("bias", "LayerNorm.weight")
+    params = list(model.named_parameters())
+    groups = [
+        {
+            "params": [p for n, p in params if not n.endswith(no_decay)],
+            "weight_decay": cfg.weight_decay,
+        },
+        {"params": [p for n, p in params if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    total = cfg.steps
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+    )
+    return opt, sched
+
+
+def _swap_dirs(new: Path, out: Path) -> None:
+    """Put ``new`` at ``out`` so a reader sees the old or the new directory, never a mix.
+
+    Linux renameat2(RENAME_EXCHANGE) swaps the two names in one step; elsewhere two renames
+    leave ``out`` absent for an instant (never half-written).
+    """
+    if not out.exists():
+        os.rename(new, out)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    swap = getattr(libc, "renameat2", None)
+    at_cwd, exchange = -100, 2
+    if swap is not None and swap(at_cwd, os.fsencode(new), at_cwd, os.fsencode(out), exchange) == 0:
+        shutil.rmtree(new)  # now holds the previous checkpoint
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    os.rename(out, old)
+    os.rename(new, out)
+    shutil.rmtree(old)
+
+
+def save_checkpoint(
+    cfg,
+    model,
+    opt,
+    sched,
+    step: int,
+    vocab: dict[str, int],
+    corpus: Corpus,
+    history: list[dict],
+    done: bool,
+) -> None:
+    """The HF checkpoint (what `train --base` reads) plus the state `--resume` needs."""
+    import torch
+
+    from ...tokenization import write_japanese_tokenizer_files
+
+    out = cfg.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp))
+    write_japanese_tokenizer_files(tmp, vocab, cfg.dictionary)
+    (tmp / "special_tokens_map.json").write_text(
+        json.dumps(
+            {
+                k: f"[{k.split('_')[0].upper()}]"
+                for k in ("cls_token", "sep_token", "pad_token", "unk_token", "mask_token")
+            }
+        )
+    )
+    torch.save(
+        {
+            "step": step,
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
+        },
+        tmp / STATE_FILE,
+    )
+    if (out / CORPUS_FILE).exists():
+        os.link(out / CORPUS_FILE, tmp / CORPUS_FILE)  # unchanged: no 25 MB rewrite per save
+    else:
+        np.savez(tmp / CORPUS_FILE, ids=corpus.ids, words=corpus.words, texts=corpus.texts)
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
+    meta = {
+        "config": params,
+        "step": step,
+        "done": done,
+        "blocks": len(corpus.ids),
+        "texts": int(corpus.texts),
+        "tokens": int(corpus.ids.size),
+        "history": history,
+    }
+    (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    _swap_dirs(tmp, out)
+
+
+def restore(cfg: PretrainConfig, log) -> tuple:
+    """Config, model, optimizer, scheduler, step, vocab, corpus and history of ``cfg.out``."""
+    import torch
+    import transformers
+
+    meta = json.loads((cfg.out / META_FILE).read_text(encoding="utf-8"))
+    stored = dict(meta["config"])
+    names = {f.name for f in fields(PretrainConfig)}
+    for key in ("squad", "ner", "exclude_titles"):
+        stored[key] = tuple(stored[key])
+    stored = {k: v for k, v in stored.items() if k in names and k not in RUN_CONTROL}
+    cfg = replace(cfg, **{**stored, "out": cfg.out})
+    model = transformers.BertForMaskedLM.from_pretrained(str(cfg.out))
+    opt, sched = build_optimizer(model, cfg)
+    state = torch.load(cfg.out / STATE_FILE, weights_only=False)
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(state["numpy_rng"])
+    random.setstate(state["python_rng"])
+    lines = (cfg.out / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    vocab = {t: i for i, t in enumerate(lines)}
+    with np.load(cfg.out / CORPUS_FILE) as z:
+        corpus = Corpus(z["ids"], z["words"], int(z["texts"]))
+    log(f"Resuming {cfg.out} at step {state['step']}/{cfg.steps}")
+    return cfg, model, opt, sched, int(state["step"]), vocab, corpus, meta["history"]
+
+
+def canonical_vocab(vocab: dict[str, int]) -> dict[str, int]:
+    """Specials first, then the pieces sorted: the trainer numbers equally frequent characters
+    in hash order, which differs between processes, and ids must not for a seeded run."""
+    from ...tokenization import SPECIAL_TOKENS
+
+    head = [t for t in SPECIAL_TOKENS if t in vocab]
+    rest = sorted(t for t in vocab if t not in head)
+    return {t: i for i, t in enumerate(head + rest)}
+
+
+def prepare(cfg: PretrainConfig, log) -> tuple:
+    """A fresh run: corpus text, vocabulary, packed blocks and a seeded new model."""
+    import torch
+
+    from ...tokenization import japanese_tokenizer, train_japanese_vocab
+
+    if cfg.out.exists() and any(cfg.out.iterdir()):
+        raise InputError(f"{cfg.out} is not empty; pass --resume to continue it.")
+    t0 = time.perf_counter()
+    texts = corpus_texts(cfg)
+    log(f"{len(texts)} texts, {sum(map(len, texts)):,} characters")
+    vocab = canonical_vocab(train_japanese_vocab(texts, cfg.vocab_size, cfg.dictionary))
+    tok = japanese_tokenizer(vocab, cfg.dictionary)
+    corpus = pack_corpus(tok, texts, cfg.max_seq_len)
+    log(
+        f"{len(vocab)}-piece vocab; {len(corpus.ids)} blocks of {cfg.max_seq_len} "
+        f"({corpus.ids.size:,} tokens) in {time.perf_counter() - t0:.0f} s"
+    )
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, len(vocab))
+    opt, sched = build_optimizer(model, cfg)
+    return cfg, model, opt, sched, 0, vocab, corpus, []
+
+
+# -- training loop --------------------------------------------------------------------------------
+
+
+def mlm_step(model, corpus: Corpus, cfg: PretrainConfig, step: int, special: tuple[int, int, int]):
+    """Loss and accuracy of one batch; the vocabulary head runs on the masked pieces only."""
+    import torch
+
+    mask_id, vocab_low, vocab_size = special
+    idx = batch_indices(len(corpus.ids), cfg.batch_size, cfg.seed, step)
+    ids = corpus.ids[idx]
+    rng = np.random.default_rng((cfg.seed, 1, step))
+    inputs, chosen = mask_batch(
+        ids, corpus.words[idx], rng, mask_id, vocab_low, vocab_size, cfg.mask_prob
+    )
+    hidden = model.bert(input_ids=torch.from_numpy(inputs)).last_hidden_state
+    sel = torch.from_numpy(chosen)
+    logits = model.cls(hidden[sel])
+    target = torch.from_numpy(ids.astype(np.int64))[sel]
+    loss = torch.nn.functional.cross_entropy(logits, target)
+    acc = float((logits.argmax(-1) == target).float().mean())
+    return loss, acc
+
+
+def pretrain(
+    cfg: PretrainConfig, resume: bool = False, log: Callable[[str], None] = log_stderr
+) -> dict:
+    """Train until ``cfg.steps``, the time budget or ``stop_at``; save and return a summary."""
+    torch = require("torch", "pretrain")
+    require("transformers", "pretrain")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    t_start = time.perf_counter()
+    if resume and not (cfg.out / STATE_FILE).exists():
+        raise InputError(f"{cfg.out} has no {STATE_FILE} to resume from.")
+    cfg, model, opt, sched, step, vocab, corpus, history = (
+        restore(cfg, log) if resume else prepare(cfg, log)
+    )
+    specials = [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")]
+    special = (vocab["[MASK]"], max(specials) + 1, len(vocab))
+    stop = min(cfg.steps, cfg.stop_at or cfg.steps)
+    tokens = cfg.batch_size * cfg.max_seq_len
+    n_params = sum(p.numel() for p in model.bert.encoder.parameters())
+    log(
+        f"BERT {cfg.num_layers} layers x {cfg.hidden_size} ({n_params / 1e6:.1f}M in layers), "
+        f"steps {step}->{stop} of {cfg.steps}, batch {cfg.batch_size}x{cfg.max_seq_len}, "
+        f"lr {cfg.lr:g}"
+    )
+    model.train()
+    t0, losses, accs, reason = time.perf_counter(), [], [], "done"
+    first = step
+    while step < stop:
+        loss, acc = mlm_step(model, corpus, cfg, step, special)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        step += 1
+        losses.append(float(loss.detach()))
+        accs.append(acc)
+        if step % cfg.log_every == 0 or step == stop:
+            rate = (step - first) * tokens / (time.perf_counter() - t0)
+            eta = (cfg.steps - step) * tokens / rate / 60
+            history.append(
+                {
+                    "step": step,
+                    "loss": round(float(np.mean(losses[-cfg.log_every :])), 4),
+                    "acc": round(float(np.mean(accs[-cfg.log_every :])), 4),
+                }
+            )
+            log(
+                f"  step {step}/{cfg.steps} loss {history[-1]['loss']:.4f} "
+                f"acc {history[-1]['acc']:.3f} lr {sched.get_last_lr()[0]:.2e} "
+                f"{rate:,.0f} tok/s ({(time.perf_counter() - t0) / (step - first):.2f} s/step, "
+                f"ETA {eta:.0f} min)"
+            )
+        over = cfg.max_minutes is not None and time.perf_counter() - t_start > cfg.max_minutes * 60
+        if step < stop and over:
+            reason = "time budget"
+            break
+        if step % cfg.save_every == 0 and step < stop:
+            save_checkpoint(cfg, model, opt, sched, step, vocab, corpus, history, False)
+    if step < cfg.steps and reason == "done":
+        reason = "stop-at"
+    save_checkpoint(cfg, model, opt, sched, step, vocab, corpus, history, step >= cfg.steps)
+    seconds = time.perf_counter() - t_start
+    log(
+        f"Saved {cfg.out} at step {step}/{cfg.steps} ({reason}, {seconds:.0f} s)"
+        + ("" if step >= cfg.steps else "; continue with --resume")
+    )
+    return {
+        "out": str(cfg.out),
+        "step": step,
+        "steps": cfg.steps,
+        "done": step >= cfg.steps,
+        "stopped_by": reason,
+        "loss": history[-1]["loss"] if history else None,
+        "texts": corpus.texts,
+        "tokens": int(corpus.ids.size),
+        "seconds": round(seconds, 1),
+    }
+
+
+# -- CLI ------------------------------------------------------------------------------------------
+
+
+def cmd_pretrain(args) -> None:
+    cfg = PretrainConfig(
+        out=Path(args.out),
+        squad=tuple(args.squad or ()),
+        ner=tuple(args.ner or ()),
+        holdout=args.holdout,
+        exclude_titles=tuple(args.exclude_title or ()),
+        questions=args.questions,
+        vocab_size=args.vocab_size,
+        hidden_size=args.hidden_size,
+        num_layers=args.layers,
+        num_heads=args.heads,
+        intermediate_size=args.intermediate_size,
+        max_seq_len=args.max_seq_len,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        lr=args.lr,
+        warmup=args.warmup,
+        mask_prob=args.mask_prob,
+        seed=args.seed,
+        save_every=args.save_every,
+        log_every=args.log_every,
+        max_minutes=args.max_minutes,
+        stop_at=args.stop_at,
+        threads=args.threads,
+    )
+    result = pretrain(cfg, resume=args.resume)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+def add_subcommands(sub) -> None:
+    p = sub.add_parser(
+        "pretrain",
+        help="masked-LM pretraining of a small Japanese BERT "
+        "(whole-morpheme masking) for `train --base`",
+    )
+    p.add_argument("--out", required=True, help="checkpoint directory (written atomically)")
+    p.add_argument(
+        "--squad",
+        action="append",
+        help="SQuAD-format file or directory of them (contexts); repeatable",
+    )
+    p.add_argument("--ner", action="append", help="Stockmark NER JSON (sentences); repeatable")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=10.0,
+        help="leave out the NER pages `train/eval --holdout PCT` hold out",
+    )
+    p.add_argument(
+        "--exclude-title",
+        action="append",
+        help="skip QA articles with this title (also in an eval set); repeatable",
+    )
+    p.add_argument("--questions", action="store_true", help="also use the QA questions")
+    p.add_argument("--vocab-size", type=int, default=16000)
+    p.add_argument("--hidden-size", type=int, default=192)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--intermediate-size", type=int)
+    p.add_argument("--max-seq-len", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=1000, help="optimizer steps (the LR schedule)")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--warmup", type=float, default=0.06, help="share of steps of LR warm-up")
+    p.add_argument("--mask-prob", type=float, default=0.15)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--save-every", type=int, default=200, help="checkpoint every N steps")
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--max-minutes", type=float, help="stop cleanly (and save) after this long")
+    p.add_argument("--stop-at", type=int, help="stop cleanly (and save) at this step")
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=cmd_pretrain)

@@ -1,0 +1,206 @@
+"""`qa-demo pretrain`: whole-morpheme MLM on a tiny corpus, stop/resume, and `train --base`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_demo.cli import main
+from qa_demo.tools.datasets import in_holdout
+from qa_demo.tools.train.pretrain import (
+    PretrainConfig,
+    corpus_texts,
+    mask_batch,
+    pretrain,
+)
+
+CONTEXTS = [
+    (
+        "東京",
+        "東京都は日本の首都であり、多くの企業が本社を置いている。人口は約千四百万人である。",
+        "日本の首都はどこ?",
+        "東京都",
+    ),
+    (
+        "大阪",
+        "大阪府は西日本の中心で、商業の町として知られる。大阪城は豊臣秀吉が築いた。",
+        "大阪城を築いたのは誰?",
+        "豊臣秀吉",
+    ),
+    (
+        "京都",
+        "京都市には多くの寺院があり、毎年多くの観光客が訪れる。金閣寺は有名である。",
+        "有名な寺はどれ?",
+        "金閣寺",
+    ),
+    (
+        "名古屋",
+        "名古屋市は愛知県の県庁所在地で、自動車産業が盛んな地域の中心である。",
+        "名古屋市はどこの県庁所在地?",
+        "愛知県",
+    ),
+]
+
+NER = [
+    {
+        "curid": str(i),
+        "text": f"{name}は{place}で生まれた{i}人目の選手である。",
+        "entities": [{"name": name, "span": [0, len(name)], "type": "人名"}],
+    }
+    for i, (name, place) in enumerate(
+        [("山田太郎", "東京"), ("田中花子", "大阪"), ("佐藤次郎", "京都"), ("鈴木一郎", "札幌")] * 5
+    )
+]
+
+TINY = dict(
+    vocab_size=400,
+    hidden_size=32,
+    num_layers=1,
+    num_heads=2,
+    intermediate_size=64,
+    max_seq_len=32,
+    batch_size=4,
+    steps=6,
+    lr=1e-3,
+    save_every=2,
+    log_every=2,
+    threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("corpus")
+    data = []
+    for title, context, question, answer in CONTEXTS:
+        qa = {
+            "id": title,
+            "question": question,
+            "answers": [{"text": answer, "answer_start": context.index(answer)}],
+        }
+        data.append({"title": title, "paragraphs": [{"context": context, "qas": [qa]}]})
+    squad = root / "squad.json"
+    squad.write_text(
+        json.dumps({"version": "1.1", "data": data}, ensure_ascii=False), encoding="utf-8"
+    )
+    ner = root / "ner.json"
+    ner.write_text(json.dumps(NER, ensure_ascii=False), encoding="utf-8")
+    return squad, ner
+
+
+def config(corpus, out: Path, **kw) -> PretrainConfig:
+    squad, ner = corpus
+    return PretrainConfig(
+        out=out, squad=(str(squad),), ner=(str(ner),), holdout=30, **{**TINY, **kw}
+    )
+
+
+def weights(out: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return load_file(str(out / "model.safetensors"))
+
+
+def test_corpus_leaves_out_held_out_pages_and_excluded_titles(corpus, tmp_path):
+    texts = corpus_texts(config(corpus, tmp_path / "x", exclude_titles=("京都",)))
+    held = [item["text"] for item in NER if in_holdout(item["curid"], 30)]
+    kept = [item["text"] for item in NER if not in_holdout(item["curid"], 30)]
+    assert held and kept  # the 30% split puts pages on both sides
+    assert not set(held) & set(texts) and set(kept) <= set(texts)
+    assert not any("京都市" in t for t in texts) and any("東京都" in t for t in texts)
+
+
+def test_mask_batch_masks_whole_morphemes():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 100, size=(64, 40))
+    words = np.tile(np.repeat(np.arange(20), 2), (64, 1))  # every morpheme has 2 pieces
+    words[:, 0] = words[:, -1] = -1  # [CLS]/[SEP]
+    inputs, chosen = mask_batch(ids, words, rng, mask_id=4, vocab_low=5, vocab_size=100, prob=0.15)
+    assert not chosen[:, 0].any() and not chosen[:, -1].any()
+    pairs = chosen[:, 2:-2].reshape(64, -1, 2)  # tokens 2-3, 4-5, ... share a morpheme
+    assert (pairs[..., 0] == pairs[..., 1]).all()
+    assert 0.08 < chosen.mean() < 0.22
+    masked = inputs == 4
+    assert masked[~chosen].sum() == 0 and 0.65 < masked[chosen].mean() < 0.95
+
+
+def test_resumed_run_matches_an_uninterrupted_one(corpus, tmp_path, capsys):
+    ref = tmp_path / "ref"
+    full = pretrain(config(corpus, ref), log=lambda m: None)
+    assert full["done"] and full["step"] == 6
+    part = tmp_path / "part"
+    first = pretrain(config(corpus, part, stop_at=3), log=lambda m: None)
+    assert first["step"] == 3 and not first["done"]
+    assert json.loads((part / "pretrain.json").read_text())["step"] == 3
+    # Through the CLI: the stored config wins, progress goes to stderr.
+    assert main(["pretrain", "--out", str(part), "--resume", "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "Resuming" in captured.err and "tok/s" in captured.err and "loss" in captured.err
+    assert json.loads(captured.out)["step"] == 6
+    a, b = weights(ref), weights(part)
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    # No temp or backup directory is left beside the checkpoint.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["part", "ref"]
+
+
+def test_a_fresh_run_refuses_a_used_dir_and_resume_needs_a_checkpoint(corpus, tmp_path):
+    from qa_demo.errors import InputError
+
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "x").write_text("mine")
+    with pytest.raises(InputError, match="--resume"):
+        pretrain(config(corpus, busy), log=lambda m: None)
+    with pytest.raises(InputError, match="resume"):
+        pretrain(config(corpus, tmp_path / "none"), resume=True, log=lambda m: None)
+
+
+def test_train_qa_accepts_the_pretrained_dir(corpus, tmp_path, capsys):
+    base = tmp_path / "base"
+    pretrain(config(corpus, base, steps=2), log=lambda m: None)
+    squad, _ = corpus
+    out = tmp_path / "ja-qa"
+    assert (
+        main(
+            [
+                "train",
+                "qa",
+                "--base",
+                str(base),
+                "--data",
+                str(squad),
+                "--data",
+                str(squad),
+                "--exclude-title",
+                "京都",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--max-seq-len",
+                "48",
+                "--no-int8",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
+    # Both --data files are read, each without the excluded article.
+    assert "6 training examples" in capsys.readouterr().err
+    meta = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
+    assert meta["language"] == "ja" and meta["dictionary"] == "unidic-lite"
+    # The fine-tuned model keeps the pretrained vocabulary.
+    assert (out / "vocab.txt").read_text() == (base / "vocab.txt").read_text()
+    from qa_demo.qa import QuestionAnswerer
+
+    context = CONTEXTS[0][1]
+    best = QuestionAnswerer.load(out).ask("日本の首都はどこ?", context).best
+    assert best is None or best.text == context[best.start : best.end]
