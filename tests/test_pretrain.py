@@ -10,12 +10,8 @@ import pytest
 
 from qa_demo.cli import main
 from qa_demo.tools.datasets import in_holdout
-from qa_demo.tools.train.pretrain import (
-    PretrainConfig,
-    corpus_texts,
-    mask_batch,
-    pretrain,
-)
+from qa_demo.tools.train.mlm_data import corpus_texts, mask_batch
+from qa_demo.tools.train.pretrain import PretrainConfig, pretrain
 
 CONTEXTS = [
     (
