@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .errors import QADemoError
-from .options import Aggregation, Dictionary, Precision
+from .options import Aggregation, Dictionary, Int8Route, Precision
 from .windows import STATIC_BUCKETS
 
 EXIT_USER_ERROR = 2
@@ -132,8 +132,10 @@ def cmd_ner(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from .tools.export import export
+    from .tools.export import DEFAULT_INT8_ROUTES, export
 
+    both = args.int8_route == "both"
+    routes = DEFAULT_INT8_ROUTES if both else (Int8Route.parse(args.int8_route),)
     # Progress from NNCF and transformers goes to stderr so stdout stays valid JSON.
     with contextlib.redirect_stdout(sys.stderr):
         report = export(
@@ -141,8 +143,7 @@ def cmd_export(args) -> None:
             args.out,
             args.task,
             int8=args.int8,
-            # A calibration file only means something to static quantization.
-            int8_route=args.int8_route or ("static" if args.calibration else "weights"),
+            int8_routes=routes,
             calibration=args.calibration,
             language=args.language,
             overwrite=args.overwrite,
@@ -211,11 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="local checkpoint directory or Hub id")
     p.add_argument("out", help="output model directory")
     p.add_argument("--task", required=True, choices=["qa", "ner"])
-    p.add_argument("--int8", action="store_true", help="also write an NNCF INT8 model")
-    p.add_argument("--int8-route", choices=["weights", "static"],
-                   help="INT8 by weight-only compression, or NNCF static post-training "
-                   "quantization (default: static with --calibration, else weights)")
-    p.add_argument("--calibration", help="SQuAD JSON or plain-text file for INT8 calibration")
+    p.add_argument("--int8", action="store_true",
+                   help="also write NNCF INT8 models and measure their agreement with FP32")
+    p.add_argument("--int8-route", choices=["both", *Int8Route.choices()], default="both",
+                   help="static (post-training quantization: fastest with VNNI/AMX), weights "
+                   "(weight-only: the route for AVX2 CPUs) or both (default; the runtime picks)")
+    p.add_argument("--calibration", help="SQuAD JSON or plain-text file for INT8 calibration "
+                   "(default: a small built-in set)")
     p.add_argument("--language", choices=["ja", "en"])
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export)

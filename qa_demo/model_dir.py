@@ -163,6 +163,8 @@ def discover_models(root: str | Path) -> list[ModelDir]:
     root = Path(root)
     found = []
     for child in sorted(root.iterdir()) if root.is_dir() else []:
+        if child.name.startswith("."):
+            continue  # an export or training run still writing (moved into place when done)
         if any((child / f).exists() for f in (*PRECISION_FILES.values(), *INT8_FILES.values())):
             try:
                 found.append(load_model_dir(child))

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 from .model_dir import ModelDir, load_model_dir
-from .options import Hint, Precision
+from .options import Hint, Int8Route, Precision
 from .precision import Choice
 from .runtime import Backend, Engine, Runner
 from .segment import mecab
@@ -43,11 +43,14 @@ class Pipeline:
         model: ModelDir,
         engine: Backend | None = None,
         device: str = "CPU",
-        precision: Precision | str = Precision.AUTO,
+        precision: Precision | str | Choice = Precision.AUTO,
         dictionary: str | None = None,
         hint: Hint | str = Hint.LATENCY,
         static_buckets: tuple[int, ...] | None = None,
+        int8_route: Int8Route | str | None = None,
     ) -> None:
+        """``precision`` is what the user asks for (AUTO picks); a ``Choice`` is taken as it is
+        (tools that measure one route). ``int8_route`` forces the INT8 IR of that route."""
         if model.task is not self.task:
             raise InputError(
                 f"{model.path} is a {model.task.value} model; expected a {self.task.value} model."
@@ -56,7 +59,11 @@ class Pipeline:
         self.engine: Backend = engine or Engine()
         self.device = self.engine.check_device(device)
         #: The precision and INT8 route this pipeline runs, and why (AUTO's pick).
-        self.choice: Choice = self.engine.choose(model, self.device, Precision.parse(precision))
+        self.choice: Choice = (precision if isinstance(precision, Choice) else
+                               self.engine.choose(model, self.device, Precision.parse(precision)))
+        if int8_route is not None and self.choice.precision is Precision.INT8:
+            route = Int8Route.parse(int8_route, "INT8 route")
+            self.choice = replace(self.choice, route=route, reason=f"INT8 {route.value} as asked")
         self.hint = Hint.parse(hint, "performance hint")
         needs_static = self.device.split(":", 1)[0].split(".", 1)[0] in STATIC_SHAPE_DEVICES
         #: Sequence lengths to compile static shapes for; None runs the IR's dynamic shapes.

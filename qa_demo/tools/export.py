@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, InputError, ModelLoadError, require
-from ..model_dir import PRECISION_FILES, load_model_dir, write_meta
+from ..model_dir import INT8_FILES, PRECISION_FILES, load_model_dir, write_meta
+from ..options import Dictionary, Int8Route
 from ..segment import detect_language
 from ..tokenization import load_tokenizer
 from ..types import Task
@@ -175,14 +177,13 @@ def read_calibration_texts(path: Path, task: Task, limit: int = CALIBRATION_SAMP
     return [(q, ln) for ln in lines[:limit]]
 
 
-#: INT8 routes. "weights": NNCF weight-only INT8 (asymmetric, per channel); the CPU plugin
-#: quantizes activations on the fly where it has int8 dot-product instructions (VNNI, AMX) and
-#: decompresses weights to f32 elsewhere. "static": NNCF post-training quantization of weights
-#: and activations, calibrated on real windows. ``qa-demo bench`` measures both.
-INT8_ROUTES = ("weights", "static")
-#: On the AVX2 machine of the README's Performance section, "weights" ran at about FP32
-#: speed and "static" slower (no VNNI: oneDNN falls back to jit_gemm_i8); see README.
-DEFAULT_INT8_ROUTE = "weights"
+#: INT8 routes (``Int8Route``). "weights": NNCF weight-only INT8 (asymmetric, per channel); the CPU
+#: plugin quantizes activations on the fly where it has int8 dot-product instructions (VNNI,
+#: AMX) and decompresses weights to f32 elsewhere. "static": NNCF post-training quantization of
+#: weights and activations, calibrated on real windows: fastest with VNNI/AMX, slower than FP32
+#: on AVX2 (jit_gemm_i8). ``export --int8`` writes both; the runtime picks per CPU (precision.py).
+INT8_ROUTES = tuple(Int8Route.choices())
+DEFAULT_INT8_ROUTES = (Int8Route.STATIC, Int8Route.WEIGHTS)
 
 
 def compress_int8_weights(ov_model):
@@ -191,11 +192,12 @@ def compress_int8_weights(ov_model):
     return nncf.compress_weights(ov_model, mode=nncf.CompressWeightsMode.INT8_ASYM)
 
 
-def make_int8(ov_model, feeds: list[dict[str, np.ndarray]], route: str = DEFAULT_INT8_ROUTE):
-    """The INT8 model of ``route`` (see INT8_ROUTES)."""
-    if route not in INT8_ROUTES:
-        raise InputError(f"Unknown INT8 route {route!r}; expected one of {INT8_ROUTES}.")
-    return compress_int8_weights(ov_model) if route == "weights" else quantize_int8(ov_model, feeds)
+def make_int8(ov_model, feeds: list[dict[str, np.ndarray]], route: Int8Route | str):
+    """The INT8 model of ``route``."""
+    route = Int8Route.parse(route, "INT8 route")
+    if route is Int8Route.WEIGHTS:
+        return compress_int8_weights(ov_model)
+    return quantize_int8(ov_model, feeds)
 
 
 def quantize_int8(ov_model, feeds: list[dict[str, np.ndarray]]):
@@ -211,6 +213,15 @@ def quantize_int8(ov_model, feeds: list[dict[str, np.ndarray]]):
     )
 
 
+def calibration_texts(calibration: str | Path | None, task: Task, lang: str):
+    """(question, context) pairs: from the file given, else the built-in set of ``lang``."""
+    if calibration:
+        return read_calibration_texts(Path(calibration), task)
+    from .calibration import calibration_pairs
+
+    return calibration_pairs(lang)
+
+
 def export(
     src: str,
     out: str | Path,
@@ -223,11 +234,15 @@ def export(
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
     model=None,
     tokenizer=None,
-    int8_route: str = DEFAULT_INT8_ROUTE,
+    int8_routes: tuple[Int8Route, ...] = DEFAULT_INT8_ROUTES,
 ) -> ExportReport:
-    """Write ``out``: IR + tokenizer + config + qa_demo.json; print the IR/PyTorch difference."""
-    import openvino as ov
+    """Write ``out``: IR + tokenizer + config + qa_demo.json; print the IR/PyTorch difference.
 
+    Everything is written to a hidden directory beside ``out`` and moved into place only when
+    complete, so an interrupted export never leaves a half-written model the app would list.
+    With ``int8``, each faster route's agreement with FP32 is measured on the calibration texts
+    and recorded for Precision.AUTO.
+    """
     task = Task(task)
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -235,50 +250,77 @@ def export(
     if model is None:
         log(f"Loading {src} ...")
         model, tokenizer = load_checkpoint(src, task)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        report = _write(src, staging, task, model, tokenizer, int8, calibration, language,
+                        description, int8_routes, log)
+        _swap_into_place(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return replace(report, out_dir=out)
+
+
+def _write(src, out: Path, task: Task, model, tokenizer, int8: bool, calibration,
+           language: str | None, description: str, int8_routes, log) -> ExportReport:
+    import openvino as ov
+
     tokenizer.save_pretrained(out)
     model.config.save_pretrained(out)
-    is_japanese = type(tokenizer).__name__ == "BertJapaneseTokenizer"
-    lang = language or ("ja" if is_japanese else "en")
-    dictionary = None
-    if is_japanese:
-        dic = (getattr(tokenizer, "mecab_kwargs", None) or {}).get("mecab_dic") or "unidic_lite"
-        dictionary = {"unidic_lite": "unidic-lite"}.get(dic, dic)
-    write_meta(
-        out,
-        task=task.value,
-        language=lang,
-        dictionary=dictionary,
-        description=description or f"{task.value.upper()} model exported from {src}",
-        source=str(src),
-    )
-
+    lang, dictionary = tokenizer_language(tokenizer, language)
+    write_meta(out, task=task.value, language=lang, dictionary=dictionary,
+               description=description or f"{task.value.upper()} model exported from {src}",
+               source=str(src))
     log("Converting to OpenVINO IR ...")
     ov_model = convert(model, task)
     ov.save_model(ov_model, out / PRECISION_FILES["FP32"], compress_to_fp16=False)
     texts = list(PARITY_TEXTS)
-    if calibration:
-        texts = read_calibration_texts(Path(calibration), task)
+    if int8 or calibration:
+        texts = calibration_texts(calibration, task, lang)
     texts = [t for t in texts if detect_language(t[1]).value == lang] or texts
     feeds = parity_feeds(out, texts)
     diffs = {"FP32": max_abs_diff(model, out / PRECISION_FILES["FP32"], feeds)}
     log(f"FP32 IR vs PyTorch: max abs logit difference {diffs['FP32']:.3g}")
     precisions = ["FP32"]
-    if int8:
-        log(f"Quantizing to INT8 with NNCF ({int8_route} route) ...")
-        q_model = make_int8(ov_model, feeds, int8_route)
-        ov.save_model(q_model, out / PRECISION_FILES["INT8"])
-        diffs["INT8"] = max_abs_diff(model, out / PRECISION_FILES["INT8"], feeds)
-        log(f"INT8 IR vs PyTorch: max abs logit difference {diffs['INT8']:.3g}")
-        precisions.append("INT8")
+    for route in int8_routes if int8 else ():
+        log(f"Quantizing to INT8 with NNCF ({route.value} route) ...")
+        xml = out / INT8_FILES[route]
+        ov.save_model(make_int8(ov_model, feeds, route), xml)
+        diffs[f"INT8-{route.value}"] = max_abs_diff(model, xml, feeds)
+        log(f"INT8 {route.value} IR vs PyTorch: max abs logit difference "
+            f"{diffs[f'INT8-{route.value}']:.3g}")
+        precisions.append(f"INT8-{route.value}")
     write_meta(out, precisions=precisions, parity_max_abs_diff=diffs,
-               int8_route=int8_route if int8 else None)
+               int8_routes=[r.value for r in int8_routes] if int8 else None)
+    if int8:
+        from .agreement import measure_agreement, record_agreement
+
+        items = texts if task is Task.QA else [c for _, c in texts]
+        agreement = measure_agreement(out, items, log=log)
+        where = f"{calibration}" if calibration else "the built-in calibration set"
+        record_agreement(out, agreement, f"{len(items)} calibration items from {where}")
     return ExportReport(out, tuple(precisions), diffs)
 
 
-def remove_model_files(out: Path) -> None:
-    """Delete a model directory written by ``export`` (used by --overwrite in training)."""
-    if (out / "qa_demo.json").exists() or (out / PRECISION_FILES["FP32"]).exists():
-        shutil.rmtree(out)
-    else:
-        raise InputError(f"Refusing to delete {out}: it does not look like a model directory.")
+def tokenizer_language(tokenizer, language: str | None) -> tuple[str, str | None]:
+    """("ja"/"en", MeCab dictionary or None): "is this model Japanese", decided here once."""
+    is_japanese = type(tokenizer).__name__ == "BertJapaneseTokenizer"
+    lang = language or ("ja" if is_japanese else "en")
+    if not is_japanese:
+        return lang, None
+    dic = (getattr(tokenizer, "mecab_kwargs", None) or {}).get("mecab_dic") or "unidic_lite"
+    try:
+        return lang, Dictionary.parse(dic).value
+    except InputError:  # a dictionary path of the checkpoint's own: pass it on as it is
+        return lang, dic
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Replace ``out`` by ``staging`` with renames only (the old model stays until the end)."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

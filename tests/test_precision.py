@@ -1,0 +1,120 @@
+"""Precision is explicit: the route choice per CPU kind, and what a compiled model executes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from qa_demo import DeviceError, QuestionAnswerer
+from qa_demo.options import Int8Route, Precision
+from qa_demo.precision import Choice, DeviceCaps, choose, speed_order
+from qa_demo.runtime import Engine, executed_precision, precision_config
+
+# The CPU kinds this project meets, as OpenVINO and /proc/cpuinfo describe them.
+AVX2 = DeviceCaps("CPU", frozenset({"FP32", "INT8", "BIN", "EXPORT_IMPORT"}), int8_dot=False)
+AVX512_VNNI = DeviceCaps("CPU", frozenset({"FP32", "INT8", "BIN"}), int8_dot=True)
+AVX512_VNNI_BF16 = DeviceCaps("CPU", frozenset({"FP32", "BF16", "INT8", "BIN"}), int8_dot=True)
+GPU = DeviceCaps("GPU", frozenset({"FP32", "FP16", "INT8"}), int8_dot=True)
+BOTH = {Int8Route.STATIC, Int8Route.WEIGHTS}
+AGREED = {"BF16": 0.999, "INT8-static": 0.99, "INT8-weights": 0.995}
+
+
+def test_fastest_route_first_on_each_cpu_kind():
+    assert speed_order(AVX2) == [(Precision.FP32, None)]
+    assert speed_order(AVX512_VNNI_BF16) == [
+        (Precision.INT8, Int8Route.STATIC), (Precision.INT8, Int8Route.WEIGHTS),
+        (Precision.BF16, None), (Precision.FP32, None)]
+    assert speed_order(GPU)[:2] == [(Precision.INT8, Int8Route.STATIC), (Precision.FP16, None)]
+
+
+def test_auto_picks_static_int8_only_where_vnni_makes_it_fast():
+    vnni = choose(Precision.AUTO, AVX512_VNNI_BF16, True, BOTH, AGREED)
+    assert (vnni.precision, vnni.route) == (Precision.INT8, Int8Route.STATIC)
+    assert "99.0%" in vnni.reason and vnni.label == "AUTO → INT8 (static)"
+    avx2 = choose(Precision.AUTO, AVX2, True, BOTH, AGREED)
+    assert avx2.precision is Precision.FP32 and "no faster precision" in avx2.reason
+
+
+def test_auto_skips_a_route_whose_agreement_is_below_98_percent():
+    agreed = {"INT8-static": 0.95, "INT8-weights": 0.985, "BF16": 0.999}
+    pick = choose(Precision.AUTO, AVX512_VNNI_BF16, True, BOTH, agreed)
+    assert (pick.precision, pick.route) == (Precision.INT8, Int8Route.WEIGHTS)
+    pick = choose(Precision.AUTO, AVX512_VNNI_BF16, True, BOTH, {"BF16": 0.999})
+    assert pick.precision is Precision.BF16
+    unmeasured = choose(Precision.AUTO, AVX512_VNNI_BF16, True, BOTH, {})
+    assert unmeasured.precision is Precision.FP32 and "98%" in unmeasured.reason
+
+
+def test_auto_on_an_int8_only_model_runs_int8():
+    pick = choose(Precision.AUTO, AVX2, False, {Int8Route.WEIGHTS}, {})
+    assert (pick.precision, pick.route) == (Precision.INT8, Int8Route.WEIGHTS)
+
+
+def test_int8_runs_static_with_vnni_and_weight_only_without():
+    assert choose(Precision.INT8, AVX512_VNNI, True, BOTH).route is Int8Route.STATIC
+    assert choose(Precision.INT8, AVX2, True, BOTH).route is Int8Route.WEIGHTS
+    assert choose(Precision.INT8, AVX2, True, {Int8Route.STATIC}).route is Int8Route.STATIC
+
+
+def test_bf16_where_unsupported_is_one_line_naming_what_the_device_supports():
+    with pytest.raises(DeviceError) as err:
+        choose(Precision.BF16, AVX2, True, BOTH)
+    assert str(err.value) == "BF16 is not supported on CPU; it supports FP32, INT8."
+    assert choose(Precision.BF16, AVX512_VNNI_BF16, True, BOTH).precision is Precision.BF16
+    assert choose(Precision.FP16, GPU, True, BOTH).precision is Precision.FP16
+
+
+def test_every_floating_precision_sets_its_inference_hint():
+    for precision, hint in ((Precision.FP32, "f32"), (Precision.BF16, "bf16"),
+                            (Precision.FP16, "f16")):
+        assert precision_config(Choice(precision, precision)) == {
+            "INFERENCE_PRECISION_HINT": hint}
+    int8 = Choice(Precision.INT8, Precision.INT8, Int8Route.STATIC)
+    assert precision_config(int8) == {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def test_fp32_compiles_to_f32_even_where_the_device_default_is_bf16(en_qa_dir, tmp_path):
+    # An engine-wide bf16 default stands in for a CPU with native bf16 (AVX512_BF16, AMX),
+    # where OpenVINO's own default is bf16: "FP32" must still execute f32 kernels.
+    engine = Engine(cache_dir=tmp_path, config={"INFERENCE_PRECISION_HINT": "bf16"})
+    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="FP32")
+    compiled = qa.compiled
+    assert compiled.model.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "f32"
+    assert compiled.executed_precision == "f32"
+    result = qa.ask("Who wrote it?", "Ada Lovelace wrote the report.")
+    assert result.precision.requested == "FP32" and result.precision.executed == "f32"
+
+
+def test_executed_precision_is_read_back_from_the_compiled_model(en_qa_dir, tmp_path):
+    engine = Engine(cache_dir=tmp_path)
+    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="INT8")
+    assert qa.compiled.executed_precision == executed_precision(qa.compiled.model)
+    auto = QuestionAnswerer.load(en_qa_dir, engine=engine)
+    assert auto.choice.requested is Precision.AUTO and auto.choice.reason
+
+
+def test_a_slow_compile_does_not_stall_requests_for_compiled_models(en_qa_dir, tmp_path):
+    engine = Engine(cache_dir=tmp_path)
+    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="FP32")
+    qa.warm_up()
+    real = engine._compile
+    started = threading.Event()
+
+    def slow_compile(*args, **kwargs):
+        started.set()
+        time.sleep(1.5)  # a large model compiling, or a device that is slow to compile
+        return real(*args, **kwargs)
+
+    engine._compile = slow_compile  # type: ignore[method-assign]
+    other = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="INT8")
+    thread = threading.Thread(target=other.warm_up)
+    thread.start()
+    started.wait(5)
+    t0 = time.perf_counter()
+    for _ in range(5):
+        qa.ask("Who wrote it?", "Ada Lovelace wrote the report.")
+    waited = time.perf_counter() - t0
+    thread.join()
+    assert waited < 1.0, f"requests waited {waited:.2f} s behind another model's compile"
