@@ -1,6 +1,6 @@
 """Hugging Face Spaces entry point: read models/, build the UI, launch."""
 
-from qa_demo.app.ui import build_app, launch
+from qa_demo.app.serve import build_app, launch
 
 demo = build_app()
 

@@ -20,7 +20,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "qa_demo.tools.train.train",
     "qa_demo.tools.train.pretrain",
     "qa_demo.tools.bench.bench",
-    "qa_demo.app.ui",
+    "qa_demo.app.serve",
 )
 
 

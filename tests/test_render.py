@@ -53,7 +53,7 @@ def test_highlight_offsets_with_emoji_and_half_width_katakana():
     start = text.index("ｻｸﾗﾃﾞﾝｷ")
     answer = Answer("ｻｸﾗﾃﾞﾝｷ", start, start + 7, 0.9)
     segs = render.highlight_segments(text, answer, [Entity("ORG", "ｻｸﾗﾃﾞﾝｷ", start, start + 7, 0.9)])
-    (s, e, label), = [x for x in render.segment_offsets(segs) if x[2]]
+    ((s, e, label),) = [x for x in render.segment_offsets(segs) if x[2]]
     assert (s, e, label) == (1, 8, "ANSWER+ORG")
     assert text[s:e] == "ｻｸﾗﾃﾞﾝｷ"
 
@@ -93,8 +93,11 @@ def test_token_rows_join_morphemes_and_tags_by_offsets():
         offsets=((0, 3), (3, 4), (4, 6)),
         word_ids=(0, 1, 2),
     )
-    morphemes = [Morpheme("サクラ", "名詞", 0, 3), Morpheme("は", "助詞", 3, 4),
-                 Morpheme("東京", "名詞", 4, 6)]
+    morphemes = [
+        Morpheme("サクラ", "名詞", 0, 3),
+        Morpheme("は", "助詞", 3, 4),
+        Morpheme("東京", "名詞", 4, 6),
+    ]
     tagged = [TaggedToken("東京", 9, 4, 6, "B-LOC", 0.876543)]
     rows = render.token_rows(text, enc, morphemes, unk_id=1, tagged=tagged)
     assert [(r.surface, r.nfkc, r.morpheme, r.pos) for r in rows] == [

@@ -15,17 +15,11 @@ from pathlib import Path
 import pytest
 
 from qa_demo.app.catalog import CATALOG, fetch
-from qa_demo.app.ui import (
-    AUTO,
-    DemoService,
-    ModelRegistry,
-    Selection,
-    Settings,
-    build_ui,
-    error_message,
-    launch,
-    load_examples,
-)
+from qa_demo.app.layout import build_ui
+from qa_demo.app.messages import error_message
+from qa_demo.app.registry import AUTO, ModelRegistry, Selection
+from qa_demo.app.serve import launch, load_examples
+from qa_demo.app.service import DemoService, Settings
 from qa_demo.errors import ModelLoadError, QADemoError
 from qa_demo.types import Language, Task
 
@@ -45,8 +39,12 @@ JA_CONTEXT = "ｻｸﾗﾃﾞﾝｷ株式会社は２０２５年４月、熊本
 @pytest.fixture(scope="module")
 def models_root(tmp_path_factory, en_qa_dir, en_ner_dir, ja_qa_dir, ja_ner_dir) -> Path:
     root = tmp_path_factory.mktemp("ui_models")
-    for name, src in [("en-qa", en_qa_dir), ("en-ner", en_ner_dir), ("ja-qa", ja_qa_dir),
-                      ("ja-ner", ja_ner_dir)]:
+    for name, src in [
+        ("en-qa", en_qa_dir),
+        ("en-ner", en_ner_dir),
+        ("ja-qa", ja_qa_dir),
+        ("ja-ner", ja_ner_dir),
+    ]:
         shutil.copytree(src, root / name)
     return root
 
@@ -105,8 +103,12 @@ def test_pipelines_are_built_once_and_shared(service):
         ("Who?", "x" * 100_001, Settings(), "100,001 characters long"),
         ("Who?", EN_CONTEXT, Settings(model="nope"), "Unknown model 'nope'"),
         ("Who?", EN_CONTEXT, Settings(device="TPU"), "Unknown device 'TPU'"),
-        ("Who?", EN_CONTEXT, Settings(model="hub:distilbert-base-cased-distilled-squad"),
-         "is not downloaded yet"),
+        (
+            "Who?",
+            EN_CONTEXT,
+            Settings(model="hub:distilbert-base-cased-distilled-squad"),
+            "is not downloaded yet",
+        ),
     ],
 )
 def test_bad_input_gives_one_clear_sentence(service, question, context, settings, expected):
@@ -161,7 +163,8 @@ def test_serve_is_a_cli_subcommand_and_ui_import_stays_light():
     args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "7000"])
     assert (args.host, args.port, args.share) == ("0.0.0.0", 7000, False)
     code = (
-        "import sys, qa_demo.app.ui, qa_demo.app.render, qa_demo.app.catalog; "
+        "import sys, qa_demo.app.ui, qa_demo.app.serve, qa_demo.app.layout, qa_demo.app.render, "
+        "qa_demo.app.catalog; "
         "bad = {'gradio', 'torch', 'transformers'} & set(sys.modules); "
         "assert not bad, bad"
     )
@@ -207,8 +210,12 @@ def test_browser_answers_english_and_japanese(app_url, tmp_path):
     cases = [
         ("en", "Where was the report written?", EN_CONTEXT),
         ("ja", "工場はどこに建設されますか？", JA_CONTEXT),
-        ("script", "<b>who</b>?", "<script>window.__pwned = 1</script> Ada <img src=x "
-         "onerror=\"window.__pwned = 2\"> wrote it in London."),
+        (
+            "script",
+            "<b>who</b>?",
+            "<script>window.__pwned = 1</script> Ada <img src=x "
+            'onerror="window.__pwned = 2"> wrote it in London.',
+        ),
     ]
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -142,8 +142,18 @@ class TokenRow:
 
 
 TOKEN_COLUMNS = [
-    "#", "surface", "NFKC", "morpheme", "POS", "piece", "id", "start", "end", "NER tag",
-    "NER score", "[UNK]",
+    "#",
+    "surface",
+    "NFKC",
+    "morpheme",
+    "POS",
+    "piece",
+    "id",
+    "start",
+    "end",
+    "NER tag",
+    "NER score",
+    "[UNK]",
 ]
 
 
@@ -203,8 +213,17 @@ def token_rows(
 def token_table(rows: Sequence[TokenRow]) -> list[list]:
     return [
         [
-            r.index, r.surface, r.nfkc, r.morpheme, r.pos, r.piece, r.id, r.start, r.end,
-            r.tag or OUTSIDE, r.tag_score if r.tag_score is not None else "",
+            r.index,
+            r.surface,
+            r.nfkc,
+            r.morpheme,
+            r.pos,
+            r.piece,
+            r.id,
+            r.start,
+            r.end,
+            r.tag or OUTSIDE,
+            r.tag_score if r.tag_score is not None else "",
             "⚠ [UNK]" if r.unknown else "",
         ]
         for r in rows
@@ -236,8 +255,17 @@ def probability_frame(window: Window, start_logits: np.ndarray, end_logits: np.n
 
 
 # -- 5. timings ---------------------------------------------------------------------------------
-TIMING_COLUMNS = ["pipeline", "segment", "tokenize", "infer", "postprocess", "total",
-                  "compile (first use)", "compiled now", "device"]
+TIMING_COLUMNS = [
+    "pipeline",
+    "segment",
+    "tokenize",
+    "infer",
+    "postprocess",
+    "total",
+    "compile (first use)",
+    "compiled now",
+    "device",
+]
 
 
 @dataclass(frozen=True)
@@ -254,11 +282,19 @@ def timing_rows(stages: Sequence[StageTimes]) -> list[list]:
     rows = []
     for s in stages:
         t = s.timings
-        rows.append([
-            s.pipeline, round(t.segment, 2), round(t.tokenize, 2), round(t.infer, 2),
-            round(t.postprocess, 2), round(t.total, 2), round(s.first_compile_ms, 1),
-            "yes" if t.compile > 0.5 else "no (cached)", s.device,
-        ])
+        rows.append(
+            [
+                s.pipeline,
+                round(t.segment, 2),
+                round(t.tokenize, 2),
+                round(t.infer, 2),
+                round(t.postprocess, 2),
+                round(t.total, 2),
+                round(s.first_compile_ms, 1),
+                "yes" if t.compile > 0.5 else "no (cached)",
+                s.device,
+            ]
+        )
     return rows
 
 
@@ -267,9 +303,7 @@ def timing_frame(stages: Sequence[StageTimes]):
     import pandas as pd
 
     rows = [
-        (s.pipeline, stage, float(getattr(s.timings, stage)))
-        for s in stages
-        for stage in STAGES
+        (s.pipeline, stage, float(getattr(s.timings, stage))) for s in stages for stage in STAGES
     ]
     return pd.DataFrame(rows, columns=["pipeline", "stage", "ms"])
 
@@ -282,7 +316,11 @@ PREVIEW_CHARS = 24
 def window_rows(text: str, windows: Sequence[Window], winner: int | None) -> list[list]:
     return [
         [
-            w.index, w.char_end - w.char_start, w.char_start, w.char_end, len(w),
+            w.index,
+            w.char_end - w.char_start,
+            w.char_start,
+            w.char_end,
+            len(w),
             text[w.char_start : w.char_start + PREVIEW_CHARS].replace("\n", " "),
             "★" if w.index == winner else "",
         ]

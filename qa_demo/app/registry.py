@@ -1,0 +1,151 @@
+"""Model directories under one root plus the catalog; pipelines built lazily and shared."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelLoadError
+from ..model_dir import ModelDir, discover_models
+from ..types import Language, Task
+from .catalog import CATALOG, CatalogEntry, fetch, find_entry
+from .messages import LANGUAGE_NAMES, UserMessage, message
+
+AUTO = "auto"
+HUB_PREFIX = "hub:"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A resolved model choice: a model directory, on a device, at a precision."""
+
+    model: ModelDir
+    device: str
+    precision: str
+    dictionary: str | None
+
+
+class ModelRegistry:
+    """Model directories under one root, plus the catalog; pipelines built lazily and shared."""
+
+    def __init__(
+        self,
+        models_root: str | Path,
+        engine=None,
+        catalog: Sequence[CatalogEntry] = CATALOG,
+    ) -> None:
+        from ..runtime import Engine
+
+        self.root = Path(models_root)
+        self.engine = engine or Engine()
+        self.catalog = tuple(catalog)
+        self._lock = threading.Lock()
+        self._pipelines: dict[tuple, object] = {}
+        self._models: dict[str, ModelDir] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the root: after a download, or when a helper drops a model there."""
+        found = {m.name: m for m in discover_models(self.root)}
+        with self._lock:
+            self._models = found
+
+    # -- listing ---------------------------------------------------------------------------
+    def models(self, task: Task | None = None, language: Language | None = None) -> list[ModelDir]:
+        return [
+            m
+            for m in self._models.values()
+            if (task is None or m.task is task) and (language is None or m.language is language)
+        ]
+
+    def catalog_entries(self, task: Task) -> list[CatalogEntry]:
+        return [e for e in self.catalog if e.task is task]
+
+    def choices(self, task: Task) -> list[tuple[str, str]]:
+        """Dropdown (label, value) pairs: auto, local models, then catalog models not yet local."""
+        out = [("auto", AUTO)]
+        for m in self.models(task):
+            out.append((f"{m.name}  [{m.language.value}, {'/'.join(m.precisions)}]", m.name))
+        for e in self.catalog_entries(task):
+            if e.dir_name not in self._models:
+                out.append((f"⬇ {e.hub_id}  [{e.language.value}, Hub]", HUB_PREFIX + e.hub_id))
+        return out
+
+    def devices(self) -> list[str]:
+        return self.engine.devices()
+
+    def dictionaries(self) -> list[str]:
+        from ..segment import available_dictionaries
+
+        return available_dictionaries()
+
+    def find(self, name: str | None) -> ModelDir | None:
+        """A local model by directory name, or None."""
+        return self._models.get(name) if name else None
+
+    # -- resolving a choice -------------------------------------------------------------------
+    def model(self, name: str, task: Task, language: Language, lang: str = "en") -> ModelDir:
+        """The model directory for a dropdown value ("auto", a local name or "hub:<id>")."""
+        if name in (None, "", AUTO):
+            candidates = self.models(task, language) or self.models(task)
+            if not candidates:
+                raise UserMessage(
+                    message(
+                        "no_model",
+                        lang,
+                        task=task.value.upper(),
+                        language=LANGUAGE_NAMES[lang][language.value],
+                        root=self.root,
+                    )
+                )
+            return candidates[0]
+        if name.startswith(HUB_PREFIX):
+            entry = find_entry(name[len(HUB_PREFIX) :], self.catalog)
+            if entry.task is not task:
+                raise ModelLoadError(
+                    f"{entry.hub_id} is a {entry.task.value} model, not a {task.value} model."
+                )
+            if entry.dir_name in self._models:
+                return self._models[entry.dir_name]
+            raise UserMessage(
+                message(
+                    "not_downloaded",
+                    lang,
+                    hub_id=entry.hub_id,
+                    command=entry.export_command(self.root),
+                )
+            )
+        if name not in self._models:
+            known = ", ".join(self._models) or "none"
+            raise ModelLoadError(f"Unknown model {name!r}; the models in {self.root} are: {known}.")
+        found = self._models[name]
+        if found.task is not task:
+            raise ModelLoadError(f"{name} is a {found.task.value} model, not a {task.value} model.")
+        return found
+
+    def pipeline(self, task: Task, sel: Selection):
+        """The QuestionAnswerer/EntityTagger for a selection, built on first use."""
+        from ..ner import EntityTagger
+        from ..qa import QuestionAnswerer
+
+        dictionary = sel.dictionary if sel.model.language is Language.JA else None
+        key = (task, str(sel.model.path), sel.device.upper(), sel.precision, dictionary)
+        with self._lock:
+            if key not in self._pipelines:
+                cls = QuestionAnswerer if task is Task.QA else EntityTagger
+                self._pipelines[key] = cls(
+                    sel.model,
+                    engine=self.engine,
+                    device=sel.device,
+                    precision=sel.precision,
+                    dictionary=dictionary,
+                )
+            return self._pipelines[key]
+
+    def fetch(self, hub_id: str, log: Callable[[str], None] = lambda m: None) -> ModelDir:
+        entry = find_entry(hub_id, self.catalog)
+        path = fetch(entry, self.root, log=log)
+        self.refresh()
+        return self._models[path.name]
