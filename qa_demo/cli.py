@@ -19,7 +19,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "qa_demo.tools.evaluate",
     "qa_demo.tools.train.train",
     "qa_demo.tools.train.pretrain",
-    "qa_demo.tools.bench.bench",
+    "qa_demo.tools.bench.cli",
     "qa_demo.app.serve",
 )
 
@@ -152,6 +152,16 @@ def cmd_export(args) -> None:
                       "max_abs_diff": report.max_abs_diff}, indent=2))
 
 
+def cmd_quantize(args) -> None:
+    from .tools.export import DEFAULT_INT8_ROUTES, quantize_dir
+
+    both = args.int8_route == "both"
+    routes = DEFAULT_INT8_ROUTES if both else (Int8Route.parse(args.int8_route),)
+    with contextlib.redirect_stdout(sys.stderr):
+        agreement = quantize_dir(args.model, routes, args.calibration)
+    print(json.dumps({"model": args.model, "agreement": agreement}, indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa-demo", description="Japanese/English QA and NER on OpenVINO."
@@ -222,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", choices=["ja", "en"])
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("quantize", help="add INT8 IRs to a model directory from its FP32 IR")
+    p.add_argument("model", help="model directory with openvino_model.xml")
+    p.add_argument("--int8-route", choices=["both", *Int8Route.choices()], default="both")
+    p.add_argument("--calibration", help="SQuAD JSON or plain-text file (default: built-in set)")
+    p.set_defaults(func=cmd_quantize)
 
     for name in SUBCOMMAND_MODULES:
         # Each module adds its own subcommands; its top-level imports are kept light so

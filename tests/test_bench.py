@@ -8,17 +8,11 @@ import pytest
 
 from conftest import SHARED_DATA
 from qa_demo import cli
-from qa_demo.tools.bench.bench import (
-    ENGINES,
-    Sample,
-    TopAnswer,
-    ceiling,
-    check_answers,
-    flops_per_window,
-    markdown,
-    summarize,
-)
+from qa_demo.tools.bench.config import ENGINES
 from qa_demo.tools.bench.contexts import LONG_CHARS, SHORT_CHARS, BenchCase, english_cases
+from qa_demo.tools.bench.engines import TopAnswer
+from qa_demo.tools.bench.measure import Sample, ceiling, flops_per_window
+from qa_demo.tools.bench.report import check_answers, markdown, summarize
 
 pytest.importorskip("onnxruntime")
 

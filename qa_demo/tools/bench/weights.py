@@ -1,0 +1,207 @@
+"""The weights every engine shares: a checkpoint (built or given), its IR and ONNX files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import DataError, InputError, require
+from ...model_dir import PRECISION_FILES
+from ...types import Task
+from .config import ARCHS, JSQUAD, QA_HEAD_SCALE, VOCAB_SIZES, BenchConfig
+from .contexts import BenchCase, english_cases, japanese_cases
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything the engines share: one checkpoint, its IR files and the cases."""
+
+    checkpoint: Path  # transformers checkpoint (config, weights, tokenizer)
+    model_dir: Path  # qa-demo model directory: FP32 IR + tokenizer + qa_demo.json
+    int8_files: dict[str, Path]  # route -> IR
+    onnx_files: dict[str, Path]  # "fp32"/"int8" -> ONNX
+    cases: tuple[BenchCase, ...]
+    params_non_embedding: int
+    hidden_size: int
+    layers: int
+
+
+
+def _english_vocab(texts: list[str], size: int) -> list[str]:
+    from tokenizers import BertWordPieceTokenizer
+
+    wp = BertWordPieceTokenizer(lowercase=True)
+    wp.train_from_iterator(texts, vocab_size=min(size, 8000), min_frequency=1, show_progress=False)
+    vocab = sorted(wp.get_vocab().items(), key=lambda kv: kv[1])
+    return [t for t, _ in vocab]
+
+
+def _pad_vocab(tokens: list[str], size: int) -> list[str]:
+    """Synthetic entries up to the real vocab size, so the embedding has its real shape."""
+    return tokens + [f"[unused{i}]" for i in range(size - len(tokens))]
+
+
+def _write_tokenizer(out: Path, lang: str, cases: list[BenchCase], vocab_size: int, arch: str):
+    """A real WordPiece vocab learnt on the bench texts, padded to the real size."""
+    texts = [c.context for c in cases] + [c.question for c in cases]
+    if lang == "en":
+        from transformers import BertTokenizerFast, DistilBertTokenizerFast
+
+        tokens = _pad_vocab(_english_vocab(texts, vocab_size), vocab_size)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "vocab.txt").write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+        # DistilBERT's tokenizer gives no token_type_ids, which its forward() would refuse.
+        cls = DistilBertTokenizerFast if arch == "distilbert" else BertTokenizerFast
+        tok = cls(vocab_file=str(out / "vocab.txt"), do_lower_case=True)
+        tok.save_pretrained(out)
+        return tok
+    from transformers import BertJapaneseTokenizer
+
+    from ...tokenization import train_japanese_vocab, write_japanese_tokenizer_files
+
+    learnt = train_japanese_vocab(texts, 8000, min_frequency=1)
+    tokens = _pad_vocab([t for t, _ in sorted(learnt.items(), key=lambda kv: kv[1])], vocab_size)
+    write_japanese_tokenizer_files(out, {t: i for i, t in enumerate(tokens)})
+    if arch != "distilbert":
+        return BertJapaneseTokenizer.from_pretrained(out)
+    names = ["input_ids", "attention_mask"]
+    tok = BertJapaneseTokenizer.from_pretrained(out, model_input_names=names)
+    tok.save_pretrained(out)
+    return tok
+
+
+def build_checkpoint(arch: str, lang: str, cases: list[BenchCase], out: Path, task: Task = Task.QA):
+    """A random-weight model of the real size of ``arch``; nothing is downloaded."""
+    torch = require("torch", "bench")
+    transformers = require("transformers", "bench")
+
+    tok = _write_tokenizer(out, lang, cases, VOCAB_SIZES[lang], arch)
+    vocab = len(tok.get_vocab())
+    extra = {}
+    if task is Task.NER:
+        labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+        extra = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+                 "label2id": {lab: i for i, lab in enumerate(labels)}}
+    if arch == "distilbert":
+        config = transformers.DistilBertConfig(vocab_size=vocab, **extra)
+    else:
+        config = transformers.BertConfig(vocab_size=vocab, **ARCHS[arch], **extra)
+    cls = (transformers.AutoModelForQuestionAnswering if task is Task.QA
+           else transformers.AutoModelForTokenClassification)
+    torch.manual_seed(0)
+    model = cls.from_config(config).eval()
+    if task is Task.QA:
+        with torch.no_grad():
+            model.qa_outputs.weight.mul_(QA_HEAD_SCALE)
+    model.save_pretrained(out)
+    return model, tok
+
+
+def load_cases(lang: str, contexts: str, shared_data: Path | None) -> list[BenchCase]:
+    if lang == "en":
+        return english_cases(contexts)
+    path = (shared_data or _default_shared_data()) / JSQUAD
+    if not path.exists():
+        raise DataError(f"Japanese bench contexts come from {path}, which is missing.")
+    return japanese_cases(path, contexts)
+
+
+def _default_shared_data() -> Path:
+    """$QA_DEMO_SHARED_DATA, else ../shared/data beside the working directory or checkout."""
+    if os.environ.get("QA_DEMO_SHARED_DATA"):
+        return Path(os.environ["QA_DEMO_SHARED_DATA"])
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        if (base.parent / "shared" / "data").is_dir():
+            return base.parent / "shared" / "data"
+    return Path.cwd().parent / "shared" / "data"
+
+
+def _squad_file(cases: list[BenchCase], path: Path) -> Path:
+    """The cases as SQuAD JSON: export's calibration input for the static INT8 route."""
+    paragraphs = [{"context": c.context, "qas": [{"id": str(i), "question": c.question,
+                                                  "answers": []}]} for i, c in enumerate(cases)]
+    path.write_text(json.dumps({"data": [{"title": "bench", "paragraphs": paragraphs}]},
+                               ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def prepare(cfg: BenchConfig, log: Callable[[str], None]) -> Prepared:
+    """Build (or reuse) the checkpoint, its IR (FP32 + both INT8 routes) and ONNX files."""
+    require("torch", "bench")
+    transformers = require("transformers", "bench")
+    from .. import export as ex
+
+    cases = load_cases(cfg.lang, cfg.contexts, cfg.shared_data)
+    all_cases = load_cases(cfg.lang, "both", cfg.shared_data)  # the vocab sees every text
+    if cfg.arch:
+        work = cfg.work_dir / f"{cfg.arch}-{cfg.lang}"
+        ckpt = work / "checkpoint"
+        if not (ckpt / "config.json").exists():
+            log(f"Building a random-weight {cfg.arch} ({cfg.lang}) in {ckpt} ...")
+            build_checkpoint(cfg.arch, cfg.lang, all_cases, ckpt)
+    else:
+        ckpt = Path(cfg.model)
+        weights = [ckpt / f for f in ("model.safetensors", "pytorch_model.bin")
+                   if (ckpt / f).exists()]
+        if not weights:
+            raise InputError(
+                f"{ckpt} has no transformers weights (model.safetensors); the bench compares "
+                "engines on one checkpoint, so give the checkpoint a model was exported from."
+            )
+        # Keyed by the weights' mtime, so a retrained checkpoint is exported again.
+        work = cfg.work_dir / f"model-{ckpt.resolve().name}-{int(weights[0].stat().st_mtime)}"
+    work.mkdir(parents=True, exist_ok=True)
+    model = transformers.AutoModelForQuestionAnswering.from_pretrained(ckpt).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(ckpt)
+    ir = work / "ir"
+    int8 = {r: ir / f"openvino_model_int8_{r}.xml" for r in ex.INT8_ROUTES}
+    if not (ir / PRECISION_FILES["FP32"]).exists() or not all(p.exists() for p in int8.values()):
+        log("Exporting to OpenVINO IR (FP32, INT8 weights-only, INT8 static) ...")
+        ex.export(str(ckpt), ir, "qa", model=model, tokenizer=tok, overwrite=True,
+                  calibration=_squad_file(all_cases, work / "calibration.json"), log=log,
+                  language=cfg.lang)
+        feeds = ex.parity_feeds(ir, ex.read_calibration_texts(work / "calibration.json", Task.QA))
+        import openvino as ov
+
+        for route, path in int8.items():
+            fp32 = ov.Core().read_model(ir / PRECISION_FILES["FP32"])
+            ov.save_model(ex.make_int8(fp32, feeds, route), path)
+    onnx = {"fp32": work / "model.onnx", "int8": work / "model_int8.onnx"}
+    if any(e.startswith("ort") for e in cfg.engines) and not onnx["int8"].exists():
+        log("Exporting to ONNX (FP32) and quantizing dynamically (INT8) ...")
+        export_onnx(model, onnx["fp32"], onnx["int8"])
+    params, hidden, layers = count_params(model)
+    return Prepared(ckpt, ir, int8, onnx, tuple(cases), params, hidden, layers)
+
+
+def export_onnx(model, fp32: Path, int8: Path) -> None:
+    import torch
+
+    from ..export import _example_inputs
+
+    require("onnxruntime", "bench")
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    example = _example_inputs(model, 1, 16)
+    axes = {k: {0: "batch", 1: "sequence"} for k in example}
+    axes.update({"start_logits": {0: "batch", 1: "sequence"},
+                 "end_logits": {0: "batch", 1: "sequence"}})
+    with torch.no_grad():
+        # dynamo=False: the TorchScript exporter needs no onnxscript.
+        torch.onnx.export(model, (dict(example),), str(fp32), input_names=list(example),
+                          output_names=["start_logits", "end_logits"], dynamic_axes=axes,
+                          opset_version=17, dynamo=False)
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+
+
+def count_params(model) -> tuple[int, int, int]:
+    """Non-embedding parameters (the matmul weights), hidden size and layer count."""
+    total = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
+    config = model.config
+    hidden = getattr(config, "hidden_size", None) or config.dim
+    layers = getattr(config, "num_hidden_layers", None) or config.n_layers
+    return int(total), int(hidden), int(layers)
+
