@@ -134,3 +134,21 @@ def group_tags(tags: list[str], scores) -> list[TagSpan]:
         closed = prefix in ("E", "S") or prefix == OUTSIDE
     flush(len(tags) - 1)
     return spans
+
+
+def char_groups(offsets) -> list[list[int]]:
+    """Token indexes grouped so that tokens sharing original characters form one group.
+
+    NFKC expands one character into several (㈱ -> "(株)", ㍻ -> "平成", ﬁ -> "fi"), and each
+    resulting token points at that same character; such tokens must decide one tag together.
+    """
+    groups: list[list[int]] = []
+    end = -1
+    for i, (start, stop) in enumerate(offsets):
+        if groups and start < end:
+            groups[-1].append(i)
+            end = max(end, stop)
+        else:
+            groups.append([i])
+            end = stop
+    return groups

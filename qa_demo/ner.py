@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .decode import OUTSIDE, check_scheme, group_tags, softmax
+from .decode import OUTSIDE, char_groups, check_scheme, group_tags, softmax
 from .errors import InputError, ModelLoadError
 from .inputs import check_text
 from .options import Aggregation
@@ -146,6 +146,12 @@ class EntityTagger(Pipeline):
             TaggedToken(enc.pieces[i], int(enc.ids[i]), u.start, u.end, u.label, u.score)
             for i, u in enumerate(units)
         ]
+        # Tokens that share an original character (NFKC expands ㈱ to "(株)", ㍻ to "平成")
+        # are one unit: an entity never holds part of a character, and never overlaps another.
+        groups = char_groups(enc.offsets)
+        if opts.aggregation not in (Aggregation.NONE, Aggregation.SIMPLE):
+            groups = self._word_groups(enc, groups)
+        units = [self._merge([units[i] for i in g], opts.aggregation) for g in groups]
         if opts.aggregation is Aggregation.NONE:
             entities = [
                 Entity(u.label, text[u.start : u.end], u.start, u.end, u.score)
@@ -153,8 +159,6 @@ class EntityTagger(Pipeline):
                 if u.label != OUTSIDE
             ]
             return entities, tokens
-        if opts.aggregation is not Aggregation.SIMPLE:
-            units = self._words(enc, units, opts.aggregation)
         spans = group_tags([u.label for u in units], [u.score for u in units])
         entities = []
         for span in spans:
@@ -162,24 +166,29 @@ class EntityTagger(Pipeline):
             entities.append(Entity(span.label, text[start:end], start, end, span.score))
         return entities, tokens
 
-    def _words(self, enc: Encoded, units: list[_Unit], strategy: Aggregation) -> list[_Unit]:
-        """Merge WordPiece continuation pieces into words, as transformers' aggregate_word."""
-        groups: list[list[int]] = []
-        for i, piece in enumerate(enc.pieces):
-            is_subword = piece.startswith("##") and enc.ids[i] != self.tokenizer.unk_id
-            if groups and is_subword:
-                groups[-1].append(i)
-            else:
-                groups.append([i])
-        words = []
+    def _word_groups(self, enc: Encoded, groups: list[list[int]]) -> list[list[int]]:
+        """Join WordPiece continuation pieces to their word, as transformers' aggregate_word."""
+        words: list[list[int]] = []
         for g in groups:
-            members = [units[i] for i in g]
-            if strategy is Aggregation.FIRST:
-                p = members[0].probs
-            elif strategy is Aggregation.MAX:
-                p = max(members, key=lambda u: u.probs.max()).probs
-            else:  # average
-                p = np.nanmean(np.stack([u.probs for u in members]), axis=0)
-            k = int(np.argmax(p))
-            words.append(_Unit(members[0].start, members[-1].end, p, self.labels[k], float(p[k])))
+            first = g[0]
+            is_subword = enc.pieces[first].startswith("##") and enc.ids[first] != \
+                self.tokenizer.unk_id
+            if words and is_subword:
+                words[-1].extend(g)
+            else:
+                words.append(list(g))
         return words
+
+    def _merge(self, members: list[_Unit], strategy: Aggregation) -> _Unit:
+        """One unit from several tokens: by the word strategy, else the most confident one."""
+        if len(members) == 1:
+            return members[0]
+        if strategy is Aggregation.FIRST:
+            p = members[0].probs
+        elif strategy is Aggregation.AVERAGE:
+            p = np.nanmean(np.stack([u.probs for u in members]), axis=0)
+        else:  # max; also for the pieces of one character under none/simple
+            p = max(members, key=lambda u: u.probs.max()).probs
+        k = int(np.argmax(p))
+        end = max(u.end for u in members)
+        return _Unit(members[0].start, end, p, self.labels[k], float(p[k]))

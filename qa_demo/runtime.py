@@ -313,8 +313,10 @@ def executed_precision(compiled) -> str:
     int8 = sum(n for (_, prec), n in kernels.items() if prec in INT8_TYPES)
     if not int8:
         return fp
-    isa = sorted({prim for (prim, prec) in kernels if prec in INT8_TYPES})
-    return f"int8 matmuls ({', '.join(isa)}), {fp} rest"
+    # Primitive names carry the ISA where the plugin reports one (e.g. brgemm_avx512_amx).
+    isa = sorted({p for (p, prec) in kernels if prec in INT8_TYPES and not p.startswith("undef")})
+    where = f" ({', '.join(isa)})" if isa else ""
+    return f"int8 matmuls{where}, {fp} rest"
 
 
 def matmul_kernels(compiled) -> dict[tuple[str, str], int]:

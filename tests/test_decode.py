@@ -84,3 +84,48 @@ def test_schemes():
     assert split_tag("O") == ("O", "")
     with pytest.raises(ValueError, match="Unknown tag 'PERSON'"):
         check_scheme(["O", "PERSON"])
+
+
+def test_char_groups_join_tokens_of_one_expanded_character():
+    from qa_demo.decode import char_groups
+
+    # ㈱ -> "(株)": three tokens, all pointing at character 0; then ミナト.
+    offsets = [(0, 1), (0, 1), (0, 1), (1, 4), (4, 6)]
+    assert char_groups(offsets) == [[0, 1, 2], [3], [4]]
+    assert char_groups([]) == []
+
+
+def test_overlapping_kabushiki_kaisha_entity(ja_ner_dir):
+    """Regression: "㈱ミナト精工" gave two overlapping 法人名 entities, "㈱" and "㈱ミナト精工"."""
+    import numpy as np
+
+    from qa_demo import EntityTagger
+    from qa_demo.ner import NEROptions
+    from qa_demo.options import Aggregation
+
+    tagger = EntityTagger.load(ja_ner_dir)
+    text = "㈱ミナト精工は小樽にある。"
+    for aggregation in Aggregation:
+        opts = NEROptions(aggregation=aggregation)
+        prepared = tagger.preprocess(text, opts)
+        enc = prepared.encoding
+        parts = [i for i, (s, _) in enumerate(enc.offsets) if s == 0]
+        assert len(parts) > 1  # NFKC made several tokens of the one character ㈱
+        label = {lab: k for k, lab in enumerate(tagger.labels)}
+        rows = np.full((len(enc), len(tagger.labels)), -5.0)
+        company = [i for i, (s, e) in enumerate(enc.offsets) if e <= text.index("は")]
+        for i in company:  # what the model did: B- on "(" and again on "株", I- after
+            rows[i, label["I-ORG"]] = 5.0
+        for i in parts[:2]:
+            rows[i, label["B-ORG"]] = 6.0
+        logits = [np.vstack([np.zeros(len(tagger.labels)), rows[w.token_start:
+                             w.token_start + len(w) - 2], np.zeros(len(tagger.labels))])
+                  for w in prepared.windows]
+        entities, _ = tagger.decode(text, enc, prepared.windows, logits, opts)
+        spans = sorted((e.start, e.end) for e in entities)
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            assert end <= start, f"{aggregation}: overlapping entities {entities}"
+        assert all(e.text == text[e.start:e.end] for e in entities)
+        # Per token (none) the whole ㈱ is one entity; grouped, the company name is one.
+        want = "㈱" if aggregation is Aggregation.NONE else "㈱ミナト精工"
+        assert entities[0].text == want, (aggregation, entities)

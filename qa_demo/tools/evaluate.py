@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..ner import AGGREGATIONS
+from ..options import Aggregation, Int8Route, Precision
 
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -253,9 +253,11 @@ def predict_qa(qa, examples, progress: bool = True) -> dict[str, str]:
 def evaluate_qa_examples(model_dir, examples, version: str = "1.1", language: str | None = None,
                          progress: bool = True, options: dict | None = None, device: str = "CPU",
                          precision: str = "FP32", dictionary: str | None = None,
-                         predictions_out: Path | None = None) -> QAScores:
+                         predictions_out: Path | None = None,
+                         int8_route: str | None = None) -> QAScores:
     examples = list(examples)
-    preds = predict_qa_with(model_dir, examples, progress, options, device, precision, dictionary)
+    preds = predict_qa_with(model_dir, examples, progress, options, device, precision, dictionary,
+                            int8_route)
     if predictions_out is not None:
         predictions_out.write_text(json.dumps(preds, ensure_ascii=False, indent=1) + "\n",
                                    encoding="utf-8")
@@ -265,11 +267,13 @@ def evaluate_qa_examples(model_dir, examples, version: str = "1.1", language: st
 
 def predict_qa_with(model_dir, examples, progress: bool = True, options: dict | None = None,
                     device: str = "CPU", precision: str = "FP32",
-                    dictionary: str | None = None) -> dict[str, str]:
+                    dictionary: str | None = None,
+                    int8_route: str | None = None) -> dict[str, str]:
     from ..qa import QAOptions, QuestionAnswerer
 
     qa = QuestionAnswerer.load(model_dir, device=device, precision=precision,
-                               options=QAOptions(**(options or {})), dictionary=dictionary)
+                               options=QAOptions(**(options or {})), dictionary=dictionary,
+                               int8_route=int8_route)
     return predict_qa(qa, examples, progress)
 
 
@@ -288,11 +292,13 @@ def data_language(examples) -> str:
 
 def evaluate_ner_examples(model_dir, examples, progress: bool = True,
                           options: dict | None = None, device: str = "CPU",
-                          precision: str = "FP32", dictionary: str | None = None) -> NERScores:
+                          precision: str = "FP32", dictionary: str | None = None,
+                          int8_route: str | None = None) -> NERScores:
     from ..ner import EntityTagger, NEROptions
 
     tagger = EntityTagger.load(model_dir, device=device, precision=precision,
-                               options=NEROptions(**(options or {})), dictionary=dictionary)
+                               options=NEROptions(**(options or {})), dictionary=dictionary,
+                               int8_route=int8_route)
     examples = list(examples)
     bar = Progress(len(examples), "eval ner", progress)
     gold, pred = [], []
@@ -352,6 +358,17 @@ def _display_width(s: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
 
 
+def _record(args, items: list, path: Path) -> None:
+    """--record-agreement: measure on the data just scored, write it into qa_demo.json."""
+    from .agreement import measure_agreement, record_agreement
+
+    agreement = measure_agreement(args.model, items)
+    part = f", {args.part} part of --holdout {args.holdout}" if args.holdout else ""
+    record_agreement(args.model, agreement, f"{len(items)} items of {path.name}{part}")
+    print("agreement with FP32 recorded: " + ", ".join(
+        f"{k} {v:.1%}" for k, v in agreement.items()), file=sys.stderr)
+
+
 def cmd_eval_qa(args) -> None:
     from .datasets import qa_group, read_squad, squad_version
 
@@ -364,7 +381,10 @@ def cmd_eval_qa(args) -> None:
     language = args.language or data_language(examples)
     out = Path(args.predictions) if args.predictions else None
     scores = evaluate_qa_examples(args.model, examples, version, language, True, options,
-                                  args.device, args.precision, args.dictionary, out)
+                                  args.device, args.precision, args.dictionary, out,
+                                  args.int8_route)
+    if args.record_agreement:
+        _record(args, [(ex.question, ex.context) for ex in examples], path)
     agreement = None
     if args.agreement_with and args.agreement_with != args.precision:
         preds = json.loads(out.read_text(encoding="utf-8"))
@@ -395,7 +415,9 @@ def cmd_eval_ner(args) -> None:
     examples = _select(read_ner(path), args.holdout, args.part, lambda e: e.group, args.limit)
     options = {"max_seq_len": args.max_seq_len, "aggregation": args.aggregation}
     scores = evaluate_ner_examples(args.model, examples, True, options, args.device,
-                                   args.precision, args.dictionary)
+                                   args.precision, args.dictionary, args.int8_route)
+    if args.record_agreement:
+        _record(args, [ex.text for ex in examples if ex.text.strip()], path)
     if args.json:
         print(json.dumps(scores.summary(), ensure_ascii=False, indent=2))
         return
@@ -416,7 +438,16 @@ def add_subcommands(sub) -> None:
         q.add_argument("--part", default="heldout", choices=["heldout", "train"],
                        help="with --holdout: which side of the split")
         q.add_argument("--device", default="CPU")
-        q.add_argument("--precision", default="FP32", choices=["FP32", "INT8"])
+        q.add_argument("--precision", default="FP32", choices=Precision.choices(),
+                       type=lambda v: Precision.parse(v).value,
+                       help="FP32 (default: the scores model cards quote), BF16, FP16, INT8 "
+                            "or AUTO")
+        q.add_argument("--int8-route", choices=Int8Route.choices(),
+                       help="with --precision INT8: which INT8 IR (default: the one this CPU "
+                            "runs fastest)")
+        q.add_argument("--record-agreement", action="store_true",
+                       help="measure every faster route's agreement with FP32 on this data "
+                            "and record it in the model's qa_demo.json (what AUTO goes by)")
         q.add_argument("--dictionary", help="MeCab dictionary for Japanese models")
         q.add_argument("--json", action="store_true", help="print the scores as JSON")
 
@@ -427,7 +458,7 @@ def add_subcommands(sub) -> None:
     q.add_argument("--language", choices=["en", "ja"], help="scoring rules (default: detected)")
     q.add_argument("--max-seq-len", type=int, default=384)
     q.add_argument("--doc-stride", type=int, default=128)
-    q.add_argument("--agreement-with", choices=["FP32", "INT8"],
+    q.add_argument("--agreement-with", choices=Precision.choices(),
                    help="also run this precision and count identical top answers "
                         "(e.g. --precision INT8 --agreement-with FP32)")
     q.set_defaults(func=cmd_eval_qa)
@@ -436,6 +467,6 @@ def add_subcommands(sub) -> None:
     common(q)
     q.add_argument("--max-seq-len", type=int, default=512)
     q.add_argument("--aggregation", default=None,
-                   choices=AGGREGATIONS,
+                   choices=Aggregation.choices(),
                    help="how word pieces form words (default: the model's own, else simple)")
     q.set_defaults(func=cmd_eval_ner)
