@@ -131,14 +131,20 @@ def convert(model, task: Task):
     return ov_model
 
 
-def parity_feeds(out_dir: Path, texts: Iterable[tuple[str, str]]) -> list[dict[str, np.ndarray]]:
+#: Parity checks need only short windows; calibration sees the windows the app serves.
+PARITY_WINDOW = (128, 32)
+CALIBRATION_WINDOW = (384, 128)
+
+
+def parity_feeds(out_dir: Path, texts: Iterable[tuple[str, str]],
+                 window: tuple[int, int] = PARITY_WINDOW) -> list[dict[str, np.ndarray]]:
     """Model inputs built by our own preprocessing, for parity checks and calibration."""
     meta = load_model_dir(out_dir)
     tok = load_tokenizer(out_dir, meta.dictionary)
     feeds = []
     for question, context in texts:
         q = tok.encode(question) if meta.task is Task.QA else None
-        windows = build_windows(tok, tok.encode(context), 128, 32, question=q)
+        windows = build_windows(tok, tok.encode(context), *window, question=q)
         for w in windows:
             feeds.append(batch([w], tok.pad_id))
     return feeds
@@ -163,12 +169,19 @@ def max_abs_diff(model, xml: Path, feeds: list[dict[str, np.ndarray]]) -> float:
     return worst
 
 
-def read_calibration_texts(path: Path, task: Task, limit: int = CALIBRATION_SAMPLES):
-    """(question, context) pairs from SQuAD JSON, or ("", line) from a plain-text file."""
+def read_calibration_texts(path: Path, task: Task, limit: int = CALIBRATION_SAMPLES,
+                           holdout: float | None = None):
+    """(question, context) pairs from SQuAD JSON, or ("", line) from a plain-text file.
+
+    ``holdout``: take only the training side of ``train --holdout PCT``'s split, so that the
+    agreement later measured on the held-out side is not measured on calibration data.
+    """
     if path.suffix == ".json":
-        from .datasets import read_squad
+        from .datasets import qa_group, read_squad, split_examples
 
         items = read_squad(path)
+        if holdout:
+            items = list(split_examples(items, holdout, "train", qa_group))
         return [(ex.question, ex.context) for ex in items[:limit]]
     lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
     if not lines:
@@ -213,10 +226,11 @@ def quantize_int8(ov_model, feeds: list[dict[str, np.ndarray]]):
     )
 
 
-def calibration_texts(calibration: str | Path | None, task: Task, lang: str):
+def calibration_texts(calibration: str | Path | None, task: Task, lang: str,
+                      holdout: float | None = None):
     """(question, context) pairs: from the file given, else the built-in set of ``lang``."""
     if calibration:
-        return read_calibration_texts(Path(calibration), task)
+        return read_calibration_texts(Path(calibration), task, holdout=holdout)
     from .calibration import calibration_pairs
 
     return calibration_pairs(lang)
@@ -282,10 +296,11 @@ def _write(src, out: Path, task: Task, model, tokenizer, int8: bool, calibration
     diffs = {"FP32": max_abs_diff(model, out / PRECISION_FILES["FP32"], feeds)}
     log(f"FP32 IR vs PyTorch: max abs logit difference {diffs['FP32']:.3g}")
     precisions = ["FP32"]
+    calib = parity_feeds(out, texts, CALIBRATION_WINDOW) if int8 else []
     for route in int8_routes if int8 else ():
         log(f"Quantizing to INT8 with NNCF ({route.value} route) ...")
         xml = out / INT8_FILES[route]
-        ov.save_model(make_int8(ov_model, feeds, route), xml)
+        ov.save_model(make_int8(ov_model, calib, route), xml)
         diffs[f"INT8-{route.value}"] = max_abs_diff(model, xml, feeds)
         log(f"INT8 {route.value} IR vs PyTorch: max abs logit difference "
             f"{diffs[f'INT8-{route.value}']:.3g}")
@@ -331,6 +346,7 @@ def quantize_dir(
     routes: tuple[Int8Route, ...] = DEFAULT_INT8_ROUTES,
     calibration: str | Path | None = None,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+    holdout: float | None = None,
 ) -> dict[str, float]:
     """Add INT8 IRs to a model directory from its FP32 IR (no checkpoint needed, e.g. an
     optimum-intel export), and record their agreement with FP32 on the calibration texts."""
@@ -340,8 +356,8 @@ def quantize_dir(
 
     md = load_model_dir(model_dir)
     fp32 = md.xml("FP32")
-    texts = calibration_texts(calibration, md.task, md.language.value)
-    feeds = parity_feeds(md.path, texts)
+    texts = calibration_texts(calibration, md.task, md.language.value, holdout)
+    feeds = parity_feeds(md.path, texts, CALIBRATION_WINDOW)
     for route in routes:
         log(f"Quantizing {fp32.name} to INT8 with NNCF ({route.value} route) ...")
         xml = md.path / INT8_FILES[route]
