@@ -158,7 +158,7 @@ def cmd_quantize(args) -> None:
     both = args.int8_route == "both"
     routes = DEFAULT_INT8_ROUTES if both else (Int8Route.parse(args.int8_route),)
     with contextlib.redirect_stdout(sys.stderr):
-        agreement = quantize_dir(args.model, routes, args.calibration)
+        agreement = quantize_dir(args.model, routes, args.calibration, holdout=args.holdout)
     print(json.dumps({"model": args.model, "agreement": agreement}, indent=2))
 
 
@@ -237,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model directory with openvino_model.xml")
     p.add_argument("--int8-route", choices=["both", *Int8Route.choices()], default="both")
     p.add_argument("--calibration", help="SQuAD JSON or plain-text file (default: built-in set)")
+    p.add_argument("--holdout", type=float,
+                   help="calibrate on the training side of `train --holdout PCT`'s split")
     p.set_defaults(func=cmd_quantize)
 
     for name in SUBCOMMAND_MODULES:

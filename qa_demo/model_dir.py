@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .errors import ModelLoadError, QADemoError
 from .options import Int8Route, Precision
+from .precision import MIN_AGREEMENT_ITEMS
 from .types import Language, Task
 
 META_FILE = "qa_demo.json"
@@ -37,7 +38,8 @@ class ModelDir:
     #: INT8 route -> IR; ``precisions["INT8"]`` is one of these.
     int8_files: dict[Int8Route, Path] = field(default_factory=dict)
     #: Route key ("BF16", "INT8-static", ...) -> share of top answers (QA) or entities (NER)
-    #: equal to FP32's, measured at export or training time; what Precision.AUTO goes by.
+    #: equal to FP32's, measured at export or training time on >= MIN_AGREEMENT_ITEMS items;
+    #: what Precision.AUTO goes by.
     agreement: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -145,10 +147,21 @@ def _int8_files(path: Path, meta: dict) -> dict[Int8Route, Path]:
 
 
 def _agreement(meta: dict, meta_path: Path) -> dict[str, float]:
+    """Route key -> share, for the routes measured on enough items to go by (AUTO)."""
     raw = meta.get("agreement") or {}
-    if not isinstance(raw, dict) or not all(isinstance(v, (int, float)) for v in raw.values()):
-        raise ModelLoadError(f"{meta_path}: 'agreement' must map route names to shares (0-1).")
-    return {str(k): float(v) for k, v in raw.items()}
+    if not isinstance(raw, dict):
+        raise ModelLoadError(f"{meta_path}: 'agreement' must map route names to measurements.")
+    out = {}
+    for key, value in raw.items():
+        if not (isinstance(value, dict) and isinstance(value.get("share"), (int, float))
+                and isinstance(value.get("items"), int)):
+            raise ModelLoadError(
+                f"{meta_path}: agreement[{key!r}] must be {{'share': 0-1, 'items': N, ...}}, "
+                f"got {value!r}."
+            )
+        if value["items"] >= MIN_AGREEMENT_ITEMS:
+            out[str(key)] = float(value["share"])
+    return out
 
 
 def write_meta(path: Path, **meta) -> None:

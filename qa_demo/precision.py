@@ -23,6 +23,8 @@ from .options import Int8Route, Precision
 
 #: Agreement with FP32 that AUTO requires before it picks a faster precision.
 AGREEMENT_THRESHOLD = 0.98
+#: ... measured on at least this many questions or texts: on a dozen, 98% means nothing.
+MIN_AGREEMENT_ITEMS = 100
 #: CPU flags (/proc/cpuinfo) that give int8 dot-product instructions.
 INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 #: CPU flags that give native bf16 arithmetic (OpenVINO defaults to bf16 with these).

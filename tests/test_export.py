@@ -31,9 +31,12 @@ def test_export_cli_with_int8_and_calibration(capsys, en_checkpoint, tmp_path):
     model = load_model_dir(out)
     assert model.task.value == "qa" and set(model.precisions) == {"FP32", "INT8"}
     assert set(model.int8_files) == {Int8Route.STATIC, Int8Route.WEIGHTS}
-    # Agreement with FP32 was measured on the calibration texts and recorded for AUTO.
-    assert {"INT8-static", "INT8-weights"} <= set(model.agreement)
-    assert all(0.0 <= v <= 1.0 for v in model.agreement.values())
+    # Agreement with FP32 was measured on the calibration texts and recorded, with how many
+    # items it rests on; one question is too few for AUTO to go by.
+    table = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))["agreement"]
+    assert {"INT8-static", "INT8-weights"} <= set(table)
+    assert all(0.0 <= v["share"] <= 1.0 and v["items"] == 1 for v in table.values())
+    assert model.agreement == {}
     assert [m.name for m in discover_models(tmp_path)] == ["model"]
     # A second export into the same directory needs --overwrite.
     code = main(["export", str(en_checkpoint), str(out), "--task", "qa"])
@@ -68,7 +71,7 @@ def test_export_without_calibration_uses_the_built_in_set(en_checkpoint, tmp_pat
     export("tiny", tmp_path / "m", "qa", int8=True, model=en_checkpoint_model(en_checkpoint)[0],
            tokenizer=en_checkpoint_model(en_checkpoint)[1], log=logs.append)
     meta = json.loads((tmp_path / "m" / "qa_demo.json").read_text(encoding="utf-8"))
-    assert "built-in calibration set" in meta["agreement_data"]["INT8-static"]
+    assert "built-in calibration set" in meta["agreement"]["INT8-static"]["data"]
     assert any("agreement with FP32, INT8-static" in line for line in logs)
 
 

@@ -118,3 +118,23 @@ def test_a_slow_compile_does_not_stall_requests_for_compiled_models(en_qa_dir, t
     waited = time.perf_counter() - t0
     thread.join()
     assert waited < 1.0, f"requests waited {waited:.2f} s behind another model's compile"
+
+
+def test_auto_goes_only_by_agreement_measured_on_enough_items(en_qa_dir, tmp_path):
+    import json
+    import shutil
+
+    from qa_demo.model_dir import load_model_dir
+
+    model = tmp_path / "m"
+    shutil.copytree(en_qa_dir, model)
+    meta_path = model / "qa_demo.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["agreement"] = {"INT8-weights": {"share": 1.0, "items": 12, "data": "tiny"},
+                         "BF16": {"share": 0.99, "items": 500, "data": "held-out"}}
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    assert load_model_dir(model).agreement == {"BF16": 0.99}
+    meta["agreement"] = {"BF16": 0.99}  # not a measurement: refused with what was expected
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(Exception, match=r"agreement\['BF16'\] must be"):
+        load_model_dir(model)

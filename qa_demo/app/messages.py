@@ -49,6 +49,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{model} has no {precision} model; using {fallback}.",
         "ja": "{model} には {precision} のモデルがないため {fallback} を使います。",
     },
+    "no_device": {
+        "en": "{device} is not available on this machine; running on {fallback}.",
+        "ja": "このマシンには {device} がないため {fallback} で実行します。",
+    },
+    "unsupported_precision": {
+        "en": "{detail}",
+        "ja": "この精度はこのデバイスでは使えません: {detail}",
+    },
     "no_ner": {
         "en": "No NER model for this language: entities are not shown.",
         "ja": "この言語の固有表現（NER）モデルがないため、固有表現は表示されません。",

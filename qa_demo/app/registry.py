@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, QADemoError
 from ..model_dir import ModelDir, discover_models
+from ..options import Precision
+from ..precision import DeviceCaps
 from ..types import Language, Task
 from .catalog import CATALOG, CatalogEntry, fetch, find_entry
 from .messages import LANGUAGE_NAMES, UserMessage, message
@@ -23,7 +25,7 @@ class Selection:
 
     model: ModelDir
     device: str
-    precision: str
+    precision: Precision
     dictionary: str | None
 
 
@@ -75,6 +77,22 @@ class ModelRegistry:
 
     def devices(self) -> list[str]:
         return self.engine.devices()
+
+    def capabilities(self, device: str) -> DeviceCaps:
+        return self.engine.capabilities(device)
+
+    def precision_choices(self, device: str) -> list[str]:
+        """AUTO, then what ``device`` supports (FP32, BF16/FP16 where native, INT8)."""
+        try:
+            supported = self.capabilities(device).supported()
+        except QADemoError:  # an unknown device: the request will say so
+            supported = [Precision.FP32]
+        return [Precision.AUTO.value, *(p.value for p in supported)]
+
+    def has_device(self, device: str) -> bool:
+        """Whether ``device`` (GPU, GPU.1, NPU, ...) is on this machine, AUTO included."""
+        base = device.strip().upper().split(":", 1)[0].split(".", 1)[0]
+        return base in {d.split(".", 1)[0] for d in self.devices()}
 
     def dictionaries(self) -> list[str]:
         from ..segment import available_dictionaries
@@ -131,7 +149,7 @@ class ModelRegistry:
         from ..qa import QuestionAnswerer
 
         dictionary = sel.dictionary if sel.model.language is Language.JA else None
-        key = (task, str(sel.model.path), sel.device.upper(), sel.precision, dictionary)
+        key = (task, str(sel.model.path), sel.device.upper(), sel.precision.value, dictionary)
         with self._lock:
             if key not in self._pipelines:
                 cls = QuestionAnswerer if task is Task.QA else EntityTagger

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..decode import CLS_INDEX, OUTSIDE, softmax
+from ..decode import CLS_INDEX, OUTSIDE, softmax, split_tag
 from ..tokenization import Encoded
-from ..types import Answer, Entity, Morpheme, NERResult, QAResult, TaggedToken, Timings, Window
+from ..types import Answer, Entity, Morpheme, PrecisionInfo, TaggedToken, Timings, Window
 
 #: The highlight label of the answer span. Entities keep their own labels; where the two
 #: overlap the label is "ANSWER+<entity>", so both stay visible in one view.
@@ -31,8 +32,8 @@ STAGES = ("segment", "tokenize", "infer", "postprocess")
 
 
 def entity_type(label: str) -> str:
-    """``B-PER`` / ``I-PER`` / ``PER`` -> ``PER``."""
-    return label.split("-", 1)[1] if label[:2] in ("B-", "I-", "E-", "S-") else label
+    """``B-PER`` / ``I-PER`` / ``L-PER`` / ``U-PER`` / ``PER`` -> ``PER``, as decode reads tags."""
+    return split_tag(label)[1] or label
 
 
 # -- 1. highlighted context ---------------------------------------------------------------------
@@ -123,38 +124,16 @@ class TokenRow:
     tag: str
     tag_score: float | None
     unknown: bool
+    text: str = "context"  # which text the offsets are into: "question" or "context"
 
     def to_json(self) -> dict:
-        return {
-            "index": self.index,
-            "surface": self.surface,
-            "nfkc": self.nfkc,
-            "morpheme": self.morpheme,
-            "pos": self.pos,
-            "piece": self.piece,
-            "id": self.id,
-            "start": self.start,
-            "end": self.end,
-            "tag": self.tag,
-            "tag_score": self.tag_score,
-            "unknown": self.unknown,
-        }
+        return asdict(self)
 
 
-TOKEN_COLUMNS = [
-    "#",
-    "surface",
-    "NFKC",
-    "morpheme",
-    "POS",
-    "piece",
-    "id",
-    "start",
-    "end",
-    "NER tag",
-    "NER score",
-    "[UNK]",
-]
+# fmt: off
+TOKEN_COLUMNS = ["text", "#", "surface", "NFKC", "morpheme", "POS", "piece", "id", "start", "end",
+                 "NER tag", "NER score", "[UNK]"]
+# fmt: on
 
 
 def _covering(start: int, spans: Sequence[tuple[int, int]]) -> int | None:
@@ -177,10 +156,13 @@ def token_rows(
     morphemes: Sequence[Morpheme],
     unk_id: int,
     tagged: Sequence[TaggedToken] = (),
+    which: str = "context",
 ) -> list[TokenRow]:
     """Join WordPiece tokens with the morphemes and NER tags that cover them, by offsets.
 
-    Joining by character offsets (not by index) lets the NER model have another tokenizer.
+    ``encoded`` is the pipeline's own encoding of ``text`` (``QAResult.context_encoding``,
+    ``NERResult.encoding``): the table shows what the model saw, and nothing is tokenized a
+    second time. Joining by offsets (not by index) lets the NER model have another tokenizer.
     """
     m_spans = [(m.start, m.end) for m in morphemes]
     t_spans = [(t.start, t.end) for t in tagged]
@@ -205,6 +187,7 @@ def token_rows(
                 tag=tagged[t].tag if t is not None else "",
                 tag_score=round(tagged[t].score, 4) if t is not None else None,
                 unknown=int(tid) == unk_id,
+                text=which,
             )
         )
     return rows
@@ -213,6 +196,7 @@ def token_rows(
 def token_table(rows: Sequence[TokenRow]) -> list[list]:
     return [
         [
+            r.text,
             r.index,
             r.surface,
             r.nfkc,
@@ -255,33 +239,29 @@ def probability_frame(window: Window, start_logits: np.ndarray, end_logits: np.n
 
 
 # -- 5. timings ---------------------------------------------------------------------------------
-TIMING_COLUMNS = [
-    "pipeline",
-    "segment",
-    "tokenize",
-    "infer",
-    "postprocess",
-    "total",
-    "compile (first use)",
-    "compiled now",
-    "device",
-]
+# fmt: off
+TIMING_COLUMNS = ["pipeline", "segment", "tokenize", "infer", "postprocess", "total",
+                  "compile (first use)", "compiled now", "device", "precision", "executed"]
+# fmt: on
 
 
 @dataclass(frozen=True)
 class StageTimes:
-    """Timings of one pipeline in one request, plus its one-off compile."""
+    """One pipeline in one request: timings, its one-off compile, where and how it ran."""
 
     pipeline: str
     timings: Timings
     first_compile_ms: float  # what compiling this model took when it was first used
     device: str  # the devices that actually ran it (what AUTO picked)
+    precision: PrecisionInfo | None = None  # asked for, chosen (and why), executed
+    #: Fallbacks the user did not ask for (another precision or device), in the UI language.
+    notes: tuple[str, ...] = ()
 
 
 def timing_rows(stages: Sequence[StageTimes]) -> list[list]:
     rows = []
     for s in stages:
-        t = s.timings
+        t, p = s.timings, s.precision
         rows.append(
             [
                 s.pipeline,
@@ -293,6 +273,8 @@ def timing_rows(stages: Sequence[StageTimes]) -> list[list]:
                 round(s.first_compile_ms, 1),
                 "yes" if t.compile > 0.5 else "no (cached)",
                 s.device,
+                p.chosen if p else "",
+                p.executed if p else "",
             ]
         )
     return rows
@@ -328,51 +310,88 @@ def window_rows(text: str, windows: Sequence[Window], winner: int | None) -> lis
     ]
 
 
-# -- summaries (the only HTML/Markdown built from user text: always escaped) -------------------
+# -- 7. summaries (the only Markdown built from user text: always escaped) ---------------------
+#: Markdown punctuation that would format user text; backslash-escaped before HTML escaping.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~$#])")
+
+
 def escape(text: str) -> str:
-    """Escape user text before it goes anywhere HTML or Markdown is rendered."""
-    return html.escape(text, quote=True).replace("\n", " ")
+    """User text made inert for gradio's Markdown: on one line, Markdown punctuation
+    backslash-escaped, then HTML-escaped (so markup is shown, never run)."""
+    one_line = text.replace("\r", " ").replace("\n", " ")
+    return html.escape(_MARKDOWN.sub(r"\\\1", one_line), quote=True)
 
 
-# -- 8. the downloadable record ------------------------------------------------------------------
-def run_record(
-    question: str,
-    context: str,
-    model: str,
-    qa: QAResult,
-    tokens: Sequence[TokenRow],
-    ner: NERResult | None = None,
+def precision_text(info: PrecisionInfo | None) -> str:
+    """``AUTO → INT8 (static), executed: int8 matmuls (...), f32 rest``; "" without one."""
+    if info is None:
+        return ""
+    chosen = f"AUTO → {info.chosen}" if info.requested == "AUTO" else info.chosen
+    return f"{chosen}, executed: {info.executed}"
+
+
+def stage_line(stage: StageTimes) -> str:
+    """How one pipeline ran: device, chosen and executed precision, AUTO's reason, fallbacks."""
+    info = stage.precision
+    line = f"**{stage.pipeline}** on {escape(stage.device)}: {escape(precision_text(info))}"
+    if info is not None and info.requested == "AUTO" and info.reason:
+        line += f" — {escape(info.reason)}"
+    return line + "".join(f" · ⚠ {escape(note)}" for note in stage.notes)
+
+
+def answer_headline(best: Answer | None) -> str:
+    if best is None or best.end <= best.start:
+        return "**回答なし / No answer**"
+    return (
+        f"**回答 / Answer:** {escape(best.text)} — score {best.score:.4f}, "
+        f"chars {best.start}–{best.end}, window {best.window}"
+    )
+
+
+def answer_summary(
+    best: Answer | None,
+    qa_model: str,
+    ner_model: str | None,
+    n_entities: int,
+    language: str,
     stages: Sequence[StageTimes] = (),
-) -> dict:
-    """Everything about one run as JSON-ready data: tokens, offsets, logits, timings."""
-    return {
-        "model": model,
-        "question": question,
-        "context": context,
-        "answers": [{**a.to_json(), "window": a.window} for a in qa.answers],
-        "null_score": qa.null_score,
-        "device": qa.device,
-        "entities": [e.to_json() for e in ner.entities] if ner else [],
-        "tokens": [t.to_json() for t in tokens],
-        "windows": [
-            {
-                "index": w.index,
-                "char_start": w.char_start,
-                "char_end": w.char_end,
-                "input_ids": [int(x) for x in w.input_ids],
-                "offsets": [list(o) if o else None for o in w.offsets],
-                "start_logits": [round(float(x), 5) for x in s],
-                "end_logits": [round(float(x), 5) for x in e],
-            }
-            for w, s, e in zip(qa.windows, qa.start_logits, qa.end_logits, strict=True)
-        ],
-        "timings_ms": {
-            s.pipeline: {
-                **s.timings.to_json(),
-                "compile_this_request": round(s.timings.compile, 3),
-                "first_compile": round(s.first_compile_ms, 3),
-                "device": s.device,
-            }
-            for s in stages
-        },
-    }
+    notes: Sequence[str] = (),
+) -> str:
+    """The summary line of a run: the answer, the models, how each pipeline ran, and the
+    notes (fallbacks, a missing NER model) not already said on a pipeline's line."""
+    lines = [
+        answer_headline(best),
+        f"QA: {escape(qa_model)} · NER: {escape(ner_model or '—')} · {n_entities} entities · "
+        f"language {escape(language)}",
+        *(stage_line(s) for s in stages),
+    ]
+    said = {n for s in stages for n in s.notes}
+    lines += [f"⚠ {escape(n)}" for n in dict.fromkeys(notes) if n not in said]
+    return "  \n".join(lines)
+
+
+def timing_markdown(stages: Sequence[StageTimes]) -> str:
+    return "  \n".join(
+        f"**{s.pipeline}**: ran on **{escape(s.device)}** ({escape(precision_text(s.precision))})"
+        f" · steady-state {s.timings.total:.1f} ms · first compile {s.first_compile_ms:.0f} ms "
+        f"(one-off{', this request' if s.timings.compile > 0.5 else ', cached'})"
+        for s in stages
+    )
+
+
+def windows_markdown(n_windows: int, winner: int) -> str:
+    plural = "s" if n_windows != 1 else ""
+    return (
+        f"**{n_windows}** window{plural} / ウィンドウ数 {n_windows}; the answer came from "
+        f"window **{winner}** (★)."
+    )
+
+
+def fetch_prompt(hub_id: str, description: str, command: str) -> str:
+    """The offer to download a catalog model that is not local yet."""
+    return (
+        f"**{escape(hub_id)}** — {escape(description)}  \n"
+        "まだダウンロードされていません。ダウンロードして OpenVINO に変換しますか？ "
+        "Not downloaded yet: download it and convert it to OpenVINO? "
+        f"(needs network and `pip install 'qa-demo[export]'`; by hand: `{command}`)"
+    )

@@ -1,34 +1,67 @@
-"""Requests (answer, ner, tokenize, compare) against a registry; no gradio here."""
+"""Requests (answer, ner, tokenize, compare) against a registry; no gradio here.
+
+``Settings`` is what the user picked, parsed once into the project's enums; ``DemoService``
+resolves it (model, device, precision), runs the pipelines and returns plain dataclasses.
+A fallback the user did not ask for (another precision, CPU for a missing device) is a note on
+the run, in the UI language; the UI says it once per session and on the run's summary line.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 from ..errors import InputError, QADemoError
 from ..inputs import MAX_QUESTION_CHARS
 from ..model_dir import ModelDir
+from ..options import Dictionary, Precision
+from ..precision import unsupported_message
+from ..qa import QAOptions
 from ..types import Language, NERResult, QAResult, Task
 from . import render
 from .messages import UserMessage, check_input, message, ui_language
 from .registry import AUTO, ModelRegistry, Selection
 
-PRECISIONS = ("FP32", "INT8")
+#: The device a missing accelerator falls back to.
+FALLBACK_DEVICE = "CPU"
+#: Accelerators a user may ask for that this machine may lack (a fallback, not an error).
+ACCELERATORS = ("GPU", "NPU")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the user picked, before resolution; "auto" where they left it."""
+    """What the user picked; "auto" where they left it. Parsed (and checked) once, here."""
 
     model: str = AUTO
     ner_model: str = AUTO
     language: str = AUTO
     device: str = "CPU"
-    precision: str = "FP32"
+    precision: Precision = Precision.AUTO
     dictionary: str = AUTO
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", Precision.parse(self.precision, "precision"))
+        language = (self.language or AUTO).lower()
+        if language not in (AUTO, *(lang.value for lang in Language)):
+            raise InputError(f"Unknown language {self.language!r}; expected auto, ja or en.")
+        object.__setattr__(self, "language", language)
+        if self.dictionary not in (AUTO, "", None):
+            object.__setattr__(self, "dictionary", Dictionary.parse(self.dictionary).value)
 
     @property
     def dictionary_name(self) -> str | None:
         return None if self.dictionary in (AUTO, "", None) else self.dictionary
+
+    @property
+    def auto_ner(self) -> bool:
+        return self.ner_model in (AUTO, "", None)
+
+
+def has_precision(model: ModelDir, precision: Precision) -> bool:
+    """Whether ``model`` has the IR ``precision`` runs (BF16 and FP16 run the FP32 IR)."""
+    if precision is Precision.AUTO:
+        return True
+    return ("INT8" if precision is Precision.INT8 else "FP32") in model.precisions
 
 
 @dataclass(frozen=True)
@@ -40,36 +73,17 @@ class AnswerRun:
     language: Language
     qa_model: ModelDir
     qa: QAResult
-    tokens: tuple[render.TokenRow, ...]
+    tokens: tuple[render.TokenRow, ...]  # the context's, from the QA pipeline's own encoding
     stages: tuple[render.StageTimes, ...]
     ner_model: ModelDir | None = None
     ner: NERResult | None = None
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # fallbacks and a missing NER model, in the UI language
+    question_tokens: tuple[render.TokenRow, ...] = ()
 
     @property
     def winner(self) -> int:
         best = self.qa.best
         return best.window if best is not None and best.window >= 0 else 0
-
-    def to_json(self) -> dict:
-        return render.run_record(
-            self.question,
-            self.context,
-            self.qa_model.name,
-            self.qa,
-            self.tokens,
-            self.ner,
-            self.stages,
-        ) | {
-            "language": self.language.value,
-            "ner_model": self.ner_model.name if self.ner_model else None,
-            "highlight": [
-                {"start": s, "end": e, "label": lab}
-                for s, e, lab in render.segment_offsets(self.highlight())
-                if lab
-            ],
-            "notes": list(self.notes),
-        }
 
     def highlight(self) -> list[tuple[str, str | None]]:
         best = self.qa.best
@@ -77,112 +91,222 @@ class AnswerRun:
         entities = self.ner.entities if self.ner else ()
         return render.highlight_segments(self.context, answer, entities)
 
+    def summary(self) -> str:
+        n_entities = len(self.ner.entities) if self.ner else 0
+        ner_name = self.ner_model.name if self.ner_model else None
+        return render.answer_summary(
+            self.qa.best,
+            self.qa_model.name,
+            ner_name,
+            n_entities,
+            self.language.value,
+            self.stages,
+            self.notes,
+        )
 
-@dataclass
+    def to_json(self) -> dict:
+        highlight = render.segment_offsets(self.highlight())
+        return run_record(self) | {
+            "language": self.language.value,
+            "ner_model": self.ner_model.name if self.ner_model else None,
+            "highlight": [{"start": s, "end": e, "label": lab} for s, e, lab in highlight if lab],
+            "notes": list(self.notes),
+        }
+
+
+def run_record(run: AnswerRun) -> dict:
+    """Everything about one run as JSON-ready data: tokens, offsets, logits, timings, precision."""
+    qa, ner = run.qa, run.ner
+    return {
+        "model": run.qa_model.name,
+        "question": run.question,
+        "context": run.context,
+        "answers": [{**a.to_json(), "window": a.window} for a in qa.answers],
+        "null_score": qa.null_score,
+        "device": qa.device,
+        "precision": qa.precision.to_json() if qa.precision else None,
+        "ner_precision": ner.precision.to_json() if ner and ner.precision else None,
+        "entities": [e.to_json() for e in ner.entities] if ner else [],
+        "tokens": [t.to_json() for t in run.tokens],
+        "question_tokens": [t.to_json() for t in run.question_tokens],
+        "windows": [
+            {
+                "index": w.index,
+                "char_start": w.char_start,
+                "char_end": w.char_end,
+                "input_ids": [int(x) for x in w.input_ids],
+                "offsets": [list(o) if o else None for o in w.offsets],
+                "start_logits": [round(float(x), 5) for x in s],
+                "end_logits": [round(float(x), 5) for x in e],
+            }
+            for w, s, e in zip(qa.windows, qa.start_logits, qa.end_logits, strict=True)
+        ],
+        "timings_ms": {s.pipeline: stage_record(s) for s in run.stages},
+    }
+
+
+def stage_record(s: render.StageTimes) -> dict:
+    return {
+        **s.timings.to_json(),
+        "compile_this_request": round(s.timings.compile, 3),
+        "first_compile": round(s.first_compile_ms, 3),
+        "device": s.device,
+        "precision": s.precision.to_json() if s.precision else None,
+    }
+
+
+@dataclass(frozen=True)
+class _Tagged:
+    """The NER half of an answer: its model, result and stage, or only the notes why not."""
+
+    notes: tuple[str, ...]
+    model: ModelDir | None = None
+    result: NERResult | None = None
+    stage: render.StageTimes | None = None
+
+
 class DemoService:
     """Runs requests against a registry; no gradio here."""
 
-    registry: ModelRegistry
-    notes: list[str] = field(default_factory=list)
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
 
+    # -- resolving settings -------------------------------------------------------------------
     def _language(self, settings: Settings, text: str) -> Language:
         from ..segment import detect_language
 
-        if settings.language in ("ja", "en"):
+        if settings.language != AUTO:
             return Language(settings.language)
         return detect_language(text)
 
     def _select(
-        self,
-        task: Task,
-        name: str,
-        language: Language,
-        settings: Settings,
-        lang: str,
-        notes: list[str],
-    ) -> Selection:
+        self, task: Task, name: str, language: Language, settings: Settings, lang: str
+    ) -> tuple[Selection, tuple[str, ...]]:
+        """The model, device and precision to run, and the fallbacks that were needed."""
         model = self.registry.model(name, task, language, lang)
-        precision = settings.precision.upper()
-        if precision not in PRECISIONS:
-            raise InputError(f"Unknown precision {settings.precision!r}; expected FP32 or INT8.")
-        if precision not in model.precisions:
-            fallback = next(iter(model.precisions))
-            notes.append(
-                message(
-                    "no_precision", lang, model=model.name, precision=precision, fallback=fallback
-                )
+        notes: list[str] = []
+        device = self._device(settings.device, lang, notes)
+        precision = self._precision(model, device, settings.precision, lang, notes)
+        return Selection(model, device, precision, settings.dictionary_name), tuple(notes)
+
+    def _device(self, device: str, lang: str, notes: list[str]) -> str:
+        """``device``, or CPU (with a note) for an accelerator this machine lacks."""
+        device = (device or FALLBACK_DEVICE).strip().upper()
+        base = device.split(":", 1)[0].split(".", 1)[0]
+        if base in ACCELERATORS and not self.registry.has_device(device):
+            notes.append(message("no_device", lang, device=device, fallback=FALLBACK_DEVICE))
+            return FALLBACK_DEVICE
+        return self.registry.engine.check_device(device)
+
+    def _precision(
+        self, model: ModelDir, device: str, asked: Precision, lang: str, notes: list[str]
+    ) -> Precision:
+        """``asked`` if the device supports it (else one clear line) and the model has its IR;
+        otherwise the precision the model has, with a note."""
+        caps = self.registry.capabilities(device)
+        if not caps.supports(asked):
+            detail = unsupported_message(asked, caps)
+            raise UserMessage(message("unsupported_precision", lang, detail=detail))
+        if has_precision(model, asked):
+            return asked
+        fallback = Precision.FP32 if asked is Precision.INT8 else Precision.INT8
+        notes.append(
+            message(
+                "no_precision",
+                lang,
+                model=model.name,
+                precision=asked.value,
+                fallback=fallback.value,
             )
-            precision = fallback
-        device = self.registry.engine.check_device(settings.device or "CPU")
-        return Selection(model, device, precision, settings.dictionary_name)
+        )
+        return fallback
 
-    def answer(self, question: str, context: str, settings: Settings, options=None) -> AnswerRun:
-        from ..segment import english_words, mecab
-
+    # -- requests -----------------------------------------------------------------------------
+    def answer(
+        self, question: str, context: str, settings: Settings, options: QAOptions | None = None
+    ) -> AnswerRun:
+        """QA on the context, NER on it with a model of the same language, the token table."""
         lang = ui_language(settings.language, context)
         check_input(question, "question", lang, MAX_QUESTION_CHARS)
         check_input(context, "context", lang)
         language = self._language(settings, context)
-        notes: list[str] = []
-        sel = self._select(Task.QA, settings.model, language, settings, lang, notes)
+        sel, notes = self._select(Task.QA, settings.model, language, settings, lang)
         qa = self.registry.pipeline(Task.QA, sel)
-        overrides = {} if options is None else options
-        result = qa.ask(question, context, **overrides)
-        stages = [render.StageTimes("QA", result.timings, qa.compiled.compile_ms, result.device)]
-
-        ner_model, ner_result = None, None
-        try:
-            ner_sel = self._select(
-                Task.NER, settings.ner_model, sel.model.language, settings, lang, notes
-            )
-        except UserMessage:
-            if settings.ner_model not in (AUTO, "", None):
-                raise
-            notes.append(message("no_ner", lang))  # no NER model is not an error in "auto"
-        else:
-            if settings.ner_model in (AUTO, "", None) and ner_sel.model.language is not (
-                sel.model.language
-            ):
-                notes.append(message("no_ner", lang))
-            else:
-                tagger = self.registry.pipeline(Task.NER, ner_sel)
-                ner_model, ner_result = ner_sel.model, tagger.tag(context)
-                stages.append(
-                    render.StageTimes(
-                        "NER", ner_result.timings, tagger.compiled.compile_ms, ner_result.device
-                    )
-                )
-
-        tok = qa.tokenizer
-        encoded = tok.encode(context)
-        morphemes = (
-            mecab(tok.dictionary).segment(context) if tok.dictionary else english_words(context)
+        result = qa.ask(question, context, **(asdict(options) if options else {}))
+        stage = render.StageTimes(
+            "QA", result.timings, qa.compiled.compile_ms, result.device, result.precision, notes
         )
-        rows = render.token_rows(
-            context, encoded, morphemes, tok.unk_id, ner_result.tokens if ner_result else ()
+        tagged = self._tag(context, settings, sel.model.language, lang)
+        question_rows, context_rows = self._token_rows(
+            qa.tokenizer, question, context, result, tagged.result
         )
         return AnswerRun(
-            question,
-            context,
-            language,
-            sel.model,
-            result,
-            tuple(rows),
-            tuple(stages),
-            ner_model,
-            ner_result,
-            tuple(notes),
+            question=question,
+            context=context,
+            language=language,
+            qa_model=sel.model,
+            qa=result,
+            tokens=context_rows,
+            stages=(stage, tagged.stage) if tagged.stage else (stage,),
+            ner_model=tagged.model,
+            ner=tagged.result,
+            notes=tuple(dict.fromkeys(notes + tagged.notes)),
+            question_tokens=question_rows,
         )
 
-    def ner(self, text: str, settings: Settings) -> tuple[ModelDir, NERResult]:
+    @staticmethod
+    def _morphemes(tokenizer):
+        """The segmenter for the token table's morpheme and POS columns."""
+        from ..segment import english_words, mecab
+
+        return mecab(tokenizer.dictionary).segment if tokenizer.dictionary else english_words
+
+    def _token_rows(
+        self, tok, question: str, context: str, result: QAResult, ner: NERResult | None
+    ) -> tuple[tuple, tuple]:
+        """Question and context rows from the encodings the QA pipeline made (no second
+        tokenization), joined with morphemes and with the NER tags by offsets."""
+        segment = self._morphemes(tok)
+        tags = ner.tokens if ner else ()
+        q_rows = render.token_rows(
+            question, result.question_encoding, segment(question), tok.unk_id, which="question"
+        )
+        c_rows = render.token_rows(
+            context, result.context_encoding, segment(context), tok.unk_id, tags
+        )
+        return tuple(q_rows), tuple(c_rows)
+
+    def _tag(self, context: str, settings: Settings, language: Language, lang: str) -> _Tagged:
+        """NER beside QA; in "auto", no NER model of the QA model's language is a note."""
+        try:
+            sel, notes = self._select(Task.NER, settings.ner_model, language, settings, lang)
+        except UserMessage:
+            if not settings.auto_ner:
+                raise
+            return _Tagged((message("no_ner", lang),))
+        if settings.auto_ner and sel.model.language is not language:
+            return _Tagged((message("no_ner", lang),))
+        tagger = self.registry.pipeline(Task.NER, sel)
+        result = tagger.tag(context)
+        stage = render.StageTimes(
+            "NER",
+            result.timings,
+            tagger.compiled.compile_ms,
+            result.device,
+            result.precision,
+            notes,
+        )
+        return _Tagged(notes, sel.model, result, stage)
+
+    def ner(self, text: str, settings: Settings) -> tuple[ModelDir, NERResult, tuple[str, ...]]:
         lang = ui_language(settings.language, text)
         check_input(text, "text", lang)
         language = self._language(settings, text)
-        sel = self._select(Task.NER, settings.ner_model, language, settings, lang, [])
-        return sel.model, self.registry.pipeline(Task.NER, sel).tag(text)
+        sel, notes = self._select(Task.NER, settings.ner_model, language, settings, lang)
+        return sel.model, self.registry.pipeline(Task.NER, sel).tag(text), notes
 
     def tokenize(self, text: str, settings: Settings) -> dict:
-        from ..segment import english_words, mecab
+        """Morphemes and WordPiece tokens of a text (no model runs, so this encodes once)."""
         from ..tokenization import load_tokenizer
 
         lang = ui_language(settings.language, text)
@@ -191,9 +315,8 @@ class DemoService:
         model = self.registry.model(settings.model, Task.QA, language, lang)
         dictionary = settings.dictionary_name if model.language is Language.JA else None
         tok = load_tokenizer(model.path, dictionary or model.dictionary)
-        encoded = tok.encode(text)
-        morphemes = mecab(tok.dictionary).segment(text) if tok.dictionary else english_words(text)
-        rows = render.token_rows(text, encoded, morphemes, tok.unk_id)
+        morphemes = self._morphemes(tok)(text)
+        rows = render.token_rows(text, tok.encode(text), morphemes, tok.unk_id)
         return {
             "model": model.name,
             "language": tok.language.value,
@@ -205,36 +328,52 @@ class DemoService:
             "tokens": [r.to_json() for r in rows],
         }
 
-    def compare(self, question: str, context: str, settings: Settings, options=None) -> list[dict]:
-        """The same question on every device × precision of the chosen model."""
+    def compare(
+        self, question: str, context: str, settings: Settings, options: QAOptions | None = None
+    ) -> list[dict]:
+        """The same question on every device × every precision it supports, FP32 first."""
         lang = ui_language(settings.language, context)
         check_input(question, "question", lang, MAX_QUESTION_CHARS)
         check_input(context, "context", lang)
         language = self._language(settings, context)
         model = self.registry.model(settings.model, Task.QA, language, lang)
-        rows = []
-        for device in self.registry.devices():
-            for precision in model.precisions:
-                sel = Selection(model, device, precision, settings.dictionary_name)
-                row = {"device": device, "precision": precision}
-                try:
-                    qa = self.registry.pipeline(Task.QA, sel)
-                    result = qa.ask(question, context, **(options or {}))
-                except QADemoError as exc:  # one failing device must not hide the others
-                    rows.append(row | {"ran on": "", "answer": f"error: {exc}"})
-                    continue
-                best = result.best
-                rows.append(
-                    row
-                    | {
-                        "ran on": result.device,
-                        "answer": best.text if best else "",
-                        "score": round(best.score, 4) if best else None,
-                        "start": best.start if best else None,
-                        "end": best.end if best else None,
-                        "infer ms": round(result.timings.infer, 2),
-                        "total ms": round(result.timings.total, 2),
-                        "first compile ms": round(qa.compiled.compile_ms, 1),
-                    }
-                )
-        return rows
+        return [
+            self._compare_row(
+                Selection(model, device, precision, settings.dictionary_name),
+                question,
+                context,
+                options,
+            )
+            for device in self.registry.devices()
+            for precision in self.registry.capabilities(device).supported()
+        ]
+
+    def _compare_row(
+        self, sel: Selection, question: str, context: str, options: QAOptions | None
+    ) -> dict:
+        row = {"device": sel.device, "precision": sel.precision.value}
+        if not has_precision(sel.model, sel.precision):
+            what = "INT8" if sel.precision is Precision.INT8 else "FP32"
+            return row | {"ran on": "", "answer": f"(no {what} IR in {sel.model.name})"}
+        try:
+            qa = self.registry.pipeline(Task.QA, sel)
+            result = qa.ask(question, context, **(asdict(options) if options else {}))
+        except QADemoError as exc:  # one failing device must not hide the others
+            return row | {"ran on": "", "answer": f"error: {exc}"}
+        best, info = result.best, result.precision
+        return row | {
+            "chosen": info.chosen if info else "",
+            "executed": info.executed if info else "",
+            "ran on": result.device,
+            "answer": best.text if best else "",
+            "score": round(best.score, 4) if best else None,
+            "infer ms": round(result.timings.infer, 2),
+            "total ms": round(result.timings.total, 2),
+            "first compile ms": round(qa.compiled.compile_ms, 1),
+        }
+
+
+def unseen(notes: Sequence[str], seen: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
+    """The notes not yet said in this session, and the session's notes after saying them."""
+    new = [n for n in dict.fromkeys(notes) if n not in seen]
+    return new, (*seen, *new)

@@ -7,15 +7,16 @@ training time on the calibration or eval data, and recorded in ``qa_demo.json`` 
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import QADemoError
-from ..model_dir import load_model_dir, write_meta
+from ..model_dir import META_FILE, load_model_dir, write_meta
 from ..ner import EntityTagger
-from ..options import Int8Route, Precision
-from ..precision import Choice, agreement_key
+from ..options import Precision
+from ..precision import MIN_AGREEMENT_ITEMS, Choice
 from ..qa import QuestionAnswerer
 from ..runtime import Engine
 from ..types import Task
@@ -86,26 +87,18 @@ def measure_agreement(
     return found
 
 
-def record_agreement(model_dir: str | Path, agreement: dict[str, float], data: str) -> None:
-    """Merge ``agreement`` into qa_demo.json, with a note of the data it was measured on."""
-    md = load_model_dir(model_dir)
-    merged = {**md.agreement, **agreement}
-    write_meta(Path(model_dir), agreement=merged,
-               agreement_data={**_data_notes(model_dir), **dict.fromkeys(agreement, data)})
+def record_agreement(model_dir: str | Path, agreement: dict[str, float], items: int,
+                     data: str) -> None:
+    """Merge ``agreement`` into qa_demo.json with how many items of which data it rests on.
 
-
-def _data_notes(model_dir: str | Path) -> dict[str, str]:
-    import json
-
-    from ..model_dir import META_FILE
-
+    AUTO goes only by measurements on >= MIN_AGREEMENT_ITEMS items (see model_dir)."""
     path = Path(model_dir) / META_FILE
     meta = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    notes = meta.get("agreement_data")
-    return notes if isinstance(notes, dict) else {}
-
-
-def route_keys() -> list[str]:
-    """Every key an agreement table may hold."""
-    return [agreement_key(Precision.BF16), agreement_key(Precision.FP16),
-            *(agreement_key(Precision.INT8, r) for r in Int8Route)]
+    table = meta.get("agreement") if isinstance(meta.get("agreement"), dict) else {}
+    for key, share in agreement.items():
+        table[key] = {"share": share, "items": items, "data": data}
+    write_meta(Path(model_dir), agreement=table)
+    if items < MIN_AGREEMENT_ITEMS:
+        print(f"agreement measured on {items} items (< {MIN_AGREEMENT_ITEMS}): recorded, but "
+              "AUTO will not go by it; measure on more data with qa-demo eval "
+              "--record-agreement", file=sys.stderr)

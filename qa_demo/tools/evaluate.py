@@ -364,7 +364,7 @@ def _record(args, items: list, path: Path) -> None:
 
     agreement = measure_agreement(args.model, items)
     part = f", {args.part} part of --holdout {args.holdout}" if args.holdout else ""
-    record_agreement(args.model, agreement, f"{len(items)} items of {path.name}{part}")
+    record_agreement(args.model, agreement, len(items), f"{path.name}{part}")
     print("agreement with FP32 recorded: " + ", ".join(
         f"{k} {v:.1%}" for k, v in agreement.items()), file=sys.stderr)
 

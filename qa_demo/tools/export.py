@@ -313,7 +313,7 @@ def _write(src, out: Path, task: Task, model, tokenizer, int8: bool, calibration
         items = texts if task is Task.QA else [c for _, c in texts]
         agreement = measure_agreement(out, items, log=log)
         where = f"{calibration}" if calibration else "the built-in calibration set"
-        record_agreement(out, agreement, f"{len(items)} calibration items from {where}")
+        record_agreement(out, agreement, len(items), f"calibration items from {where}")
     return ExportReport(out, tuple(precisions), diffs)
 
 
@@ -368,5 +368,5 @@ def quantize_dir(
     items = texts if md.task is Task.QA else [c for _, c in texts]
     agreement = measure_agreement(md.path, items, log=log)
     where = f"{calibration}" if calibration else "the built-in calibration set"
-    record_agreement(md.path, agreement, f"{len(items)} calibration items from {where}")
+    record_agreement(md.path, agreement, len(items), f"calibration items from {where}")
     return agreement

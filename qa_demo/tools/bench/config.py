@@ -14,8 +14,10 @@ ENGINES = (
     "ort-int8",
     "ov-fp32",
     "ov-fp32-parallel",
+    "ov-bf16",
     "ov-int8-weights",
     "ov-int8-static",
+    "ov-auto",
     "optimum",
 )
 REFERENCE = "pytorch"
@@ -34,7 +36,6 @@ ARCHS = {
 QA_HEAD_SCALE = 10.0
 #: Window length for the model-only time and the FLOP bound.
 WINDOW_TOKENS = 384
-SGEMM_SIZE = 2048
 DEFAULT_WORK_DIR = Path(
     os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
 ) / "qa_demo" / "bench"

@@ -1,5 +1,20 @@
 """The engines: each answers a case end to end (``answer``) and runs the model alone on one
-window (``window``)."""
+window (``window``), and says which runtime runs it and at which precision it executed.
+
+* ``pytorch``: transformers' ``pipeline("question-answering")``, the reference.
+* ``ort-fp32`` / ``ort-int8``: ONNX Runtime FP32 and its dynamic INT8 behind ``OrtEngine``, fed
+  by our own pre- and post-processing, so only the runtime differs from ours.
+* ``ov-fp32``: this project (``QuestionAnswerer``) at FP32 (executes f32 on every CPU): the
+  windows of one length in one batched call on the LATENCY compile.
+* ``ov-fp32-parallel``: the same with ``parallel_windows=True``: several windows as parallel
+  requests on a THROUGHPUT compile.
+* ``ov-bf16``: Precision.BF16, where the device lists BF16 in OPTIMIZATION_CAPABILITIES.
+* ``ov-int8-weights`` / ``ov-int8-static``: Precision.INT8, forced to one route by a model
+  directory that holds only that route's IR.
+* ``ov-auto``: Precision.AUTO, the app's default: the fastest route on this device whose
+  agreement with FP32 (recorded by ``export --int8``) is high enough.
+* ``optimum``: optimum-intel's OVModelForQuestionAnswering pipeline, when installed.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +23,28 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ...errors import MissingDependencyError, require
-from ...model_dir import load_model_dir
+from ...errors import DeviceError, MissingDependencyError, require
+from ...model_dir import ModelDir, load_model_dir
 from ...options import Int8Route, Precision
 from ...ort import OrtEngine
 from ...qa import QAOptions, QuestionAnswerer
-from ...runtime import Engine
+from ...runtime import Engine, executed_precision
 from ...windows import batch, build_windows
 from .config import WINDOW_TOKENS, BenchConfig
 from .contexts import BenchCase
 from .weights import Prepared
+
+#: The GEMM rate that bounds an engine's model-only time, by the precision it runs.
+BOUND_OF = {Precision.BF16: "bf16", Precision.INT8: "int8"}  # anything else: "f32"
+#: OpenVINO engines: (precision, parallel windows, INT8 route forced or None).
+OV_ENGINES = {
+    "ov-fp32": (Precision.FP32, False, None),
+    "ov-fp32-parallel": (Precision.FP32, True, None),
+    "ov-bf16": (Precision.BF16, False, None),
+    "ov-int8-weights": (Precision.INT8, False, Int8Route.WEIGHTS),
+    "ov-int8-static": (Precision.INT8, False, Int8Route.STATIC),
+    "ov-auto": (Precision.AUTO, False, None),
+}
 
 
 @dataclass(frozen=True)
@@ -27,11 +54,21 @@ class TopAnswer:
     end: int
 
 
-
 class BenchEngine:
     """One way of answering; ``answer`` runs end to end, ``window`` the model alone."""
 
     name: str
+    #: "f32", "bf16" or "int8": which measured GEMM rate bounds this engine's model time.
+    bound: str = "f32"
+    note: str = ""
+
+    @property
+    def runtime(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def executed_precision(self) -> str:
+        raise NotImplementedError
 
     def answer(self, case: BenchCase) -> tuple[TopAnswer, float | None]:
         raise NotImplementedError
@@ -43,15 +80,31 @@ class BenchEngine:
 class PipelineEngine(BenchEngine):
     """transformers' question-answering pipeline on PyTorch (or optimum-intel's model)."""
 
-    def __init__(self, name: str, model, tokenizer, opts: QAOptions) -> None:
+    def __init__(self, name: str, model, tokenizer, opts: QAOptions,
+                 runtime: str = "pytorch") -> None:
         from transformers import pipeline
 
         self.name = name
         self.model = model
+        self._runtime = runtime
         self.pipe = pipeline("question-answering", model=model, tokenizer=tokenizer)
         self.kwargs = {"max_seq_len": opts.max_seq_len, "doc_stride": opts.doc_stride,
                        "max_answer_len": opts.max_answer_len, "max_question_len":
                        opts.max_question_len, "top_k": 1}
+
+    @property
+    def runtime(self) -> str:
+        return self._runtime
+
+    @property
+    def executed_precision(self) -> str:
+        """PyTorch: the weights' dtype; optimum: read back from its compiled model."""
+        request = getattr(self.model, "request", None)
+        if request is not None:
+            return executed_precision(request)
+        params = getattr(self.model, "parameters", None)
+        dtype = str(next(params()).dtype) if params else "?"
+        return {"torch.float32": "f32", "torch.bfloat16": "bf16"}.get(dtype, dtype)
 
     def answer(self, case: BenchCase) -> tuple[TopAnswer, float | None]:
         out = self.pipe(question=case.question, context=case.context, **self.kwargs)
@@ -66,11 +119,22 @@ class PipelineEngine(BenchEngine):
 
 
 class OursEngine(BenchEngine):
-    """Our QuestionAnswerer: tokenization, windows and span decoding; ``qa.compiled`` runs."""
+    """Our QuestionAnswerer on any backend (OpenVINO ``Engine``, ONNX Runtime ``OrtEngine``)."""
 
     def __init__(self, name: str, qa: QuestionAnswerer) -> None:
         self.name = name
         self.qa = qa
+        self.bound = BOUND_OF.get(qa.choice.precision, "f32")
+        if qa.choice.requested is Precision.AUTO:
+            self.note = f"{qa.choice.label}: {qa.choice.reason}"
+
+    @property
+    def runtime(self) -> str:
+        return self.qa.compiled.runtime
+
+    @property
+    def executed_precision(self) -> str:
+        return self.qa.compiled.executed_precision
 
     def answer(self, case: BenchCase) -> tuple[TopAnswer, float | None]:
         result = self.qa.ask(case.question, case.context)
@@ -83,55 +147,83 @@ class OursEngine(BenchEngine):
         compiled.infer({n: feed[n] for n in compiled.input_names})
 
 
+@dataclass
+class _Maker:
+    """What the engines share: the config, the weights, one OpenVINO Engine, the model dir."""
+
+    cfg: BenchConfig
+    prep: Prepared
+    opts: QAOptions
+    engine: Engine
+    base: ModelDir
+
+    def pytorch(self, name: str) -> BenchEngine:
+        import transformers
+
+        model = transformers.AutoModelForQuestionAnswering.from_pretrained(self.prep.checkpoint)
+        tok = transformers.AutoTokenizer.from_pretrained(self.prep.checkpoint)
+        return PipelineEngine(name, model.eval(), tok, self.opts)
+
+    def ort(self, name: str) -> BenchEngine:
+        require("onnxruntime", "bench")
+        precision = Precision.parse(name.split("-", 1)[1])
+        backend = OrtEngine({precision: self.prep.onnx_files[precision.value.lower()]},
+                            threads=self.cfg.n_threads)
+        # ORT batches windows as ov-fp32 does (parallel_windows is OpenVINO's).
+        qa = QuestionAnswerer(self.base, engine=backend, options=self.opts, precision=precision)
+        return OursEngine(name, qa)
+
+    def ov(self, name: str) -> BenchEngine:
+        precision, parallel, route = OV_ENGINES[name]
+        md = self.base if route is None else only_route(self.base, route)
+        qa = QuestionAnswerer(md, engine=self.engine, options=self.opts, precision=precision,
+                              parallel_windows=parallel)
+        return OursEngine(name, qa)
+
+    def optimum(self, name: str) -> BenchEngine:
+        import transformers
+
+        try:
+            from optimum.intel import OVModelForQuestionAnswering
+        except ImportError:
+            raise MissingDependencyError(
+                "optimum-intel is not installed (it pins an older transformers than the "
+                "parity tests need)") from None
+        model = OVModelForQuestionAnswering.from_pretrained(self.prep.checkpoint, export=True)
+        tok = transformers.AutoTokenizer.from_pretrained(self.prep.checkpoint)
+        return PipelineEngine(name, model, tok, self.opts, runtime="openvino (optimum-intel)")
+
+    def make(self, name: str) -> BenchEngine:
+        if name in OV_ENGINES:
+            return self.ov(name)
+        if name.startswith("ort-"):
+            return self.ort(name)
+        return getattr(self, name)(name)
+
+
+def only_route(base: ModelDir, route: Int8Route) -> ModelDir:
+    """``base`` with one INT8 IR, so that Precision.INT8 runs that route on any device."""
+    path = base.int8_files[route]
+    return replace(base, precisions={**base.precisions, "INT8": path}, int8_files={route: path})
+
+
 def make_engines(cfg: BenchConfig, prep: Prepared, log) -> tuple[list[BenchEngine], dict]:
-    """The engines asked for; those that cannot run here are returned with the reason."""
-    transformers = require("transformers", "bench")
+    """The engines asked for; those that cannot run here are returned with the one-line
+    reason (a missing package, or a precision the device does not support)."""
+    require("transformers", "bench")
     torch = require("torch", "bench")
     torch.set_num_threads(cfg.n_threads)
-    opts = QAOptions()
     engine = Engine(cache_dir=cfg.work_dir / "ov_cache",
                     config={"INFERENCE_NUM_THREADS": cfg.n_threads})
-    base = load_model_dir(prep.model_dir)
+    maker = _Maker(cfg, prep, QAOptions(), engine, load_model_dir(prep.model_dir))
     engines: list[BenchEngine] = []
     skipped: dict[str, str] = {}
     for name in cfg.engines:
-        if name == "pytorch":
-            model = transformers.AutoModelForQuestionAnswering.from_pretrained(prep.checkpoint)
-            tok = transformers.AutoTokenizer.from_pretrained(prep.checkpoint)
-            engines.append(PipelineEngine(name, model.eval(), tok, opts))
-        elif name.startswith("ort-"):
-            try:
-                require("onnxruntime", "bench")
-            except MissingDependencyError as exc:
-                skipped[name] = str(exc)
-                continue
-            precision = Precision.parse(name.split("-", 1)[1])
-            backend = OrtEngine({precision: prep.onnx_files[precision.value.lower()]},
-                                threads=cfg.n_threads)
-            # ORT batches windows as ov-fp32 does (parallel_windows is OpenVINO's).
-            qa = QuestionAnswerer(base, engine=backend, options=opts, precision=precision)
-            engines.append(OursEngine(name, qa))
-        elif name in ("ov-fp32", "ov-fp32-parallel"):
-            qa = QuestionAnswerer(base, engine=engine, options=opts, precision=Precision.FP32,
-                                  parallel_windows=name == "ov-fp32-parallel")
-            engines.append(OursEngine(name, qa))
-        elif name.startswith("ov-int8-"):
-            route = name.rsplit("-", 1)[1]
-            path = prep.int8_files[route]
-            md = replace(base, precisions={**base.precisions, "INT8": path},
-                         int8_files={Int8Route.parse(route): path})
-            engines.append(OursEngine(name, QuestionAnswerer(md, engine=engine, options=opts,
-                                                             precision="INT8")))
-        elif name == "optimum":
-            try:
-                from optimum.intel import OVModelForQuestionAnswering
-            except ImportError:
-                skipped[name] = ("optimum-intel is not installed (it pins an older "
-                                 "transformers than the parity tests need)")
-                continue
-            model = OVModelForQuestionAnswering.from_pretrained(prep.checkpoint, export=True)
-            tok = transformers.AutoTokenizer.from_pretrained(prep.checkpoint)
-            engines.append(PipelineEngine(name, model, tok, opts))
+        try:
+            engines.append(maker.make(name))
+        except (MissingDependencyError, DeviceError) as exc:
+            skipped[name] = str(exc)
+            log(f"skipping {name}: {exc}")
     return engines, skipped
 
 
@@ -146,10 +238,12 @@ def window_feed(prep: Prepared) -> dict[str, np.ndarray]:
     return batch([windows[0]], tok.pad_id)
 
 
-def kernel_summary(compiled) -> dict[str, int]:
-    """Which primitives the CPU plugin picked for the matmuls (from the runtime model)."""
+def kernel_summary(engine: BenchEngine) -> dict[str, int] | None:
+    """Which primitives the CPU plugin picked for the matmuls of an OpenVINO engine of ours."""
+    if not isinstance(engine, OursEngine) or engine.runtime != "openvino":
+        return None
     counts: dict[str, int] = {}
-    for op in compiled.model.get_runtime_model().get_ordered_ops():
+    for op in engine.qa.compiled.model.get_runtime_model().get_ordered_ops():
         info = op.get_rt_info()
         layer = info["layerType"].astype(str) if "layerType" in info else ""
         if layer in ("FullyConnected", "MatMul", "ScaledDotProductAttention"):
@@ -158,4 +252,3 @@ def kernel_summary(compiled) -> dict[str, int]:
             key = f"{layer}:{prim}:{prec}"
             counts[key] = counts.get(key, 0) + 1
     return counts
-

@@ -1,4 +1,4 @@
-"""Reporting: per-engine summaries, answer checks, the Markdown table and the chart."""
+"""Reporting: per-engine summaries, answer checks, the Markdown tables and the chart."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 from .config import REFERENCE, WINDOW_TOKENS
 from .contexts import BenchCase
 from .engines import TopAnswer
+from .machine import ISA_FLAGS
 from .measure import Sample
 
 
@@ -24,6 +25,10 @@ class EngineSummary:
     window_ms: float | None  # model only, one 384-token window, batch 1
     overhead_pct: float | None  # tokenize + post-process, % of end to end
     note: str = ""
+    runtime: str = ""  # "pytorch", "onnxruntime", "openvino": which library ran it
+    executed_precision: str = ""  # read back from the runtime (Runner.executed_precision)
+    bound: str = "f32"  # the precision whose GEMM rate bounds its model-only time
+    bound_ratio: float | None = None  # model only / that bound, median of per-round ratios
 
 
 @dataclass
@@ -33,18 +38,26 @@ class BenchReport:
     engines: list[EngineSummary]
     skipped: dict[str, str]
     disagreements: list[str]
-    known_differences: list[str]  # the Japanese pipeline's word widening, see run()
-    int8_agreement: dict[str, float]
+    known_differences: list[str]  # the Japanese pipeline's word widening, see cli.build_report
+    #: Top-answer agreement with ov-fp32 (%) of the engines that do not execute f32.
+    agreement: dict[str, float]
     flops_per_window: float
-    sgemm_gflops: float
-    bound_ms: float
-    bound_ratio: dict[str, float]  # model-only time / FLOP bound, median of per-round ratios
+    sgemm_gflops: float  # the f32 rate (median over rounds)
+    bound_ms: float  # the f32 bound of one window
+    #: Per precision: {"gflops", "source" (measured, or the ISA peak ratio), "vs_f32",
+    #: "isa_peak_vs_f32", "isa_reason", "bound_ms"}.
+    rates: dict[str, dict]
+    bound_ratio: dict[str, float]  # engine -> model-only time / the bound at its precision
     cases: list[dict]
+    #: What Precision.AUTO went by: qa_demo.json's agreement table, written by export --int8.
+    auto_agreement: dict[str, float] = field(default_factory=dict)
     kernels: dict[str, dict[str, int]] = field(default_factory=dict)
     startup: dict = field(default_factory=dict)
-    #: Reference time / FLOP bound of the (unpadded) windows it runs, per context length: the
-    #: largest speed-up any FP32 engine could show at the measured sgemm rate.
-    ceiling: dict[str, float] = field(default_factory=dict)
+    #: Per precision, per context length: the reference's end-to-end time / the FLOP bound of
+    #: the (unpadded) windows it runs at that precision's GEMM rate; the largest speed-up an
+    #: engine computing at that precision, with no overhead at all, could show. It bounds
+    #: only the engines of that precision ("f32": FP32 engines only).
+    ceiling: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -52,16 +65,9 @@ class BenchReport:
         return out
 
 
-
 def summarize(engines: list[str], cases: tuple[BenchCase, ...], samples: list[Sample],
               window: dict[str, list[float]]) -> list[EngineSummary]:
-    def per_round(name: str, length: str) -> dict[int, float]:
-        totals: dict[int, float] = {}
-        for s in samples:
-            if s.engine == name and cases[s.case].length == length:
-                totals[s.round] = totals.get(s.round, 0.0) + s.total_ms
-        return totals
-
+    """Per engine: median ms per question, speed-ups (median of per-round ratios), model only."""
     out = []
     for name in engines:
         row: dict[str, float | None] = {}
@@ -69,7 +75,8 @@ def summarize(engines: list[str], cases: tuple[BenchCase, ...], samples: list[Sa
             ms = [s.total_ms for s in samples
                   if s.engine == name and cases[s.case].length == length]
             row[f"{length}_ms"] = statistics.median(ms) if ms else None
-            mine, ref = per_round(name, length), per_round(REFERENCE, length)
+            mine = _per_round(samples, cases, name, length)
+            ref = _per_round(samples, cases, REFERENCE, length)
             ratios = [ref[r] / mine[r] for r in mine if r in ref]
             row[f"speedup_{length}"] = statistics.median(ratios) if ratios else None
         over = [(s.overhead_ms, s.total_ms) for s in samples if s.engine == name and s.overhead_ms]
@@ -80,17 +87,30 @@ def summarize(engines: list[str], cases: tuple[BenchCase, ...], samples: list[Sa
     return out
 
 
+def _per_round(samples: list[Sample], cases: tuple[BenchCase, ...], name: str,
+               length: str) -> dict[int, float]:
+    totals: dict[int, float] = {}
+    for s in samples:
+        if s.engine == name and cases[s.case].length == length:
+            totals[s.round] = totals.get(s.round, 0.0) + s.total_ms
+    return totals
+
+
 def check_answers(cases: tuple[BenchCase, ...], samples: list[Sample],
-                  reference: str = REFERENCE) -> tuple[list[str], dict]:
-    """FP32 engines must agree with ``reference``; INT8 agreement with ov-fp32 is a rate."""
+                  reference: str = REFERENCE, approximate: set[str] | None = None
+                  ) -> tuple[list[str], dict]:
+    """Engines that execute f32 must agree with ``reference`` (and with themselves from round
+    to round); the ``approximate`` ones (bf16, int8; default: names with "int8") get a rate of
+    top answers equal to ov-fp32's."""
     first: dict[tuple[str, int], TopAnswer] = {}
     for s in samples:
         first.setdefault((s.engine, s.case), s.answer)
     names = sorted({e for e, _ in first})
+    approximate = {n for n in names if "int8" in n} if approximate is None else approximate
     disagreements = []
     agreement: dict[str, float] = {}
     for name in names:
-        if "int8" in name:
+        if name in approximate:
             base = "ov-fp32" if "ov-fp32" in names else REFERENCE
             same = [first[(name, i)] == first.get((base, i)) for i in range(len(cases))]
             agreement[f"{name} vs {base}"] = 100.0 * sum(same) / len(same)
@@ -106,40 +126,74 @@ def check_answers(cases: tuple[BenchCase, ...], samples: list[Sample],
     return disagreements, agreement
 
 
-
+# -- Markdown ---------------------------------------------------------------------------------
 def _fmt(v: float | None, spec: str = ".0f", suffix: str = "") -> str:
     return "–" if v is None else f"{v:{spec}}{suffix}"
 
 
 def markdown(report: BenchReport) -> str:
+    return "\n".join([*_engine_table(report), "", *_machine_table(report), "",
+                      *_bounds(report), *_checks(report),
+                      *(f"{k}: {v}" for k, v in report.startup.items())])
+
+
+def _engine_table(report: BenchReport) -> list[str]:
     lines = [
-        "| engine | short ms/question | long ms/question | speed-up short | speed-up long "
-        "| model only ms/window | tokenize+post % |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| engine | runtime | executed | short ms/question | long ms/question | speed-up short "
+        "| speed-up long | model only ms/window | bound | model only / bound | tokenize+post % |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for e in report.engines:
         lines.append(
-            f"| {e.engine} | {_fmt(e.short_ms)} | {_fmt(e.long_ms)} | "
-            f"{_fmt(e.speedup_short, '.2f', 'x')} | {_fmt(e.speedup_long, '.2f', 'x')} | "
-            f"{_fmt(e.window_ms)} | {_fmt(e.overhead_pct, '.1f')} |"
+            f"| {e.engine} | {e.runtime} | {e.executed_precision} | {_fmt(e.short_ms)} | "
+            f"{_fmt(e.long_ms)} | {_fmt(e.speedup_short, '.2f', 'x')} | "
+            f"{_fmt(e.speedup_long, '.2f', 'x')} | {_fmt(e.window_ms)} | {e.bound} | "
+            f"{_fmt(e.bound_ratio, '.2f', 'x')} | {_fmt(e.overhead_pct, '.1f')} |"
         )
-    lines.append("")
-    lines.append(
-        f"FLOP lower bound: {report.flops_per_window / 1e9:.1f} GFLOP per {WINDOW_TOKENS}-token "
-        f"window / sgemm peak {report.sgemm_gflops:.0f} GFLOP/s = {report.bound_ms:.0f} ms."
-    )
-    lines.append("Model only / bound (median of per-round ratios): " + ", ".join(
-        f"{name} {ratio:.2f}x" for name, ratio in report.bound_ratio.items()) + ".")
-    if report.ceiling:
+    return lines
+
+
+def _machine_table(report: BenchReport) -> list[str]:
+    m = report.machine
+    isa = m.get("isa") or {}
+    return [
+        "| CPU | threads (visible) | load at start | " + " | ".join(ISA_FLAGS)
+        + " | OpenVINO OPTIMIZATION_CAPABILITIES |",
+        "|---|---:|---:|" + "---|" * len(ISA_FLAGS) + "---|",
+        f"| {m['cpu']} | {m['threads']} ({m['cpus_visible']}) | "
+        f"{m['load_average_at_start']:.1f} | "
+        + " | ".join("yes" if isa.get(f) else "no" for f in ISA_FLAGS)
+        + f" | {', '.join(m.get('ov_capabilities') or [])} |",
+    ]
+
+
+def _bounds(report: BenchReport) -> list[str]:
+    lines = [f"FLOP lower bounds per {WINDOW_TOKENS}-token window "
+             f"({report.flops_per_window / 1e9:.1f} GFLOP), by precision (median rate over "
+             "rounds):"]
+    for precision, r in report.rates.items():
+        unit = "GOP/s" if precision == "int8" else "GFLOP/s"
         lines.append(
-            "Ceiling: the reference's time / the FLOP bound of the windows it runs (unpadded): "
-            + ", ".join(f"{k} {v:.2f}x" for k, v in report.ceiling.items())
-            + "; no FP32 engine at the measured sgemm rate can be faster than this."
-        )
-    for name, why in report.skipped.items():
-        lines.append(f"skipped {name}: {why}")
-    for name, pct in report.int8_agreement.items():
-        lines.append(f"top-answer agreement {name}: {pct:.0f}%")
+            f"- {precision}: {r['gflops']:.0f} {unit} ({r['source']}; {r['vs_f32']:.1f}x f32, "
+            f"ISA peak {r['isa_peak_vs_f32']:g}x: {r['isa_reason']}) = {r['bound_ms']:.0f} ms")
+    lines.append("Model only / bound: each engine against the bound of the precision it runs "
+                 "(the bound column).")
+    for precision, per_length in report.ceiling.items():
+        engines = ", ".join(e.engine for e in report.engines if e.bound == precision)
+        lines.append(
+            f"Ceiling at {precision} (the reference's end-to-end time / the {precision} FLOP "
+            "bound of the windows it runs; bounds only engines computing at "
+            f"{precision}: {engines or 'none ran'}): "
+            + ", ".join(f"{k} {v:.2f}x" for k, v in per_length.items()) + ".")
+    return lines
+
+
+def _checks(report: BenchReport) -> list[str]:
+    lines = [f"skipped {name}: {why}" for name, why in report.skipped.items()]
+    lines += [e.engine + ": " + e.note for e in report.engines if e.note]
+    table = ", ".join(f"{k} {v:.1%}" for k, v in report.auto_agreement.items())
+    lines.append(f"Agreement table AUTO went by (qa_demo.json, export --int8): {table or 'none'}.")
+    lines += [f"top-answer agreement {name}: {pct:.0f}%" for name, pct in report.agreement.items()]
     if report.config["lang"] == "ja":
         lines.append("Japanese: FP32 engines are checked against ov-fp32; transformers' pipeline "
                      "(slow BertJapaneseTokenizer) widens answers to whitespace-separated words.")
@@ -148,14 +202,10 @@ def markdown(report: BenchReport) -> str:
         lines.extend(f"  {d}" for d in report.disagreements)
     else:
         lines.append("All FP32 engines gave the same top answers.")
-    for key, value in report.startup.items():
-        lines.append(f"{key}: {value}")
-    m = report.machine
-    lines.append(f"Machine: {m['cpu']}, {m['threads']} threads, ISA {'/'.join(m['isa'])}, "
-                 f"load average at start {m['load_average_at_start']:.1f}.")
-    return "\n".join(lines)
+    return lines
 
 
+# -- chart ------------------------------------------------------------------------------------
 def chart(report: BenchReport, path: Path) -> Path | None:
     """Bars: speed-up against the transformers pipeline, short and long contexts."""
     try:

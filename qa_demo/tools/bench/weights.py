@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import DataError, InputError, require
-from ...model_dir import PRECISION_FILES
+from ...model_dir import INT8_FILES, META_FILE, PRECISION_FILES, load_model_dir
+from ...options import Int8Route
 from ...types import Task
 from .config import ARCHS, JSQUAD, QA_HEAD_SCALE, VOCAB_SIZES, BenchConfig
 from .contexts import BenchCase, english_cases, japanese_cases
@@ -21,12 +22,14 @@ class Prepared:
 
     checkpoint: Path  # transformers checkpoint (config, weights, tokenizer)
     model_dir: Path  # qa-demo model directory: FP32 IR + tokenizer + qa_demo.json
-    int8_files: dict[str, Path]  # route -> IR
+    int8_files: dict[Int8Route, Path]  # route -> IR
     onnx_files: dict[str, Path]  # "fp32"/"int8" -> ONNX
     cases: tuple[BenchCase, ...]
     params_non_embedding: int
     hidden_size: int
     layers: int
+    #: Route key -> agreement with FP32, from qa_demo.json: what Precision.AUTO goes by.
+    agreement: dict[str, float] = field(default_factory=dict)
 
 
 
@@ -119,29 +122,38 @@ def _default_shared_data() -> Path:
     return Path.cwd().parent / "shared" / "data"
 
 
-def _squad_file(cases: list[BenchCase], path: Path) -> Path:
-    """The cases as SQuAD JSON: export's calibration input for the static INT8 route."""
-    paragraphs = [{"context": c.context, "qas": [{"id": str(i), "question": c.question,
-                                                  "answers": []}]} for i, c in enumerate(cases)]
-    path.write_text(json.dumps({"data": [{"title": "bench", "paragraphs": paragraphs}]},
-                               ensure_ascii=False), encoding="utf-8")
-    return path
-
-
 def prepare(cfg: BenchConfig, log: Callable[[str], None]) -> Prepared:
-    """Build (or reuse) the checkpoint, its IR (FP32 + both INT8 routes) and ONNX files."""
+    """Build (or reuse) the checkpoint, its model directory (FP32 IR, both INT8 routes and
+    their agreement with FP32, as ``export --int8`` writes them) and the ONNX files."""
     require("torch", "bench")
     transformers = require("transformers", "bench")
-    from .. import export as ex
-
     cases = load_cases(cfg.lang, cfg.contexts, cfg.shared_data)
-    all_cases = load_cases(cfg.lang, "both", cfg.shared_data)  # the vocab sees every text
+    ckpt, work = _checkpoint(cfg, log)
+    model = transformers.AutoModelForQuestionAnswering.from_pretrained(ckpt).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(ckpt)
+    ir = work / "ir"
+    if not _ir_complete(ir):
+        _export_ir(ckpt, ir, model, tok, cfg.lang, log)
+    onnx = {"fp32": work / "model.onnx", "int8": work / "model_int8.onnx"}
+    if any(e.startswith("ort") for e in cfg.engines) and not onnx["int8"].exists():
+        log("Exporting to ONNX (FP32) and quantizing dynamically (INT8) ...")
+        export_onnx(model, onnx["fp32"], onnx["int8"])
+    params, hidden, layers = count_params(model)
+    md = load_model_dir(ir)
+    return Prepared(ckpt, ir, dict(md.int8_files), onnx, tuple(cases), params, hidden, layers,
+                    dict(md.agreement))
+
+
+def _checkpoint(cfg: BenchConfig, log) -> tuple[Path, Path]:
+    """(checkpoint, work directory): a built random-weight one for --arch, else --model."""
     if cfg.arch:
         work = cfg.work_dir / f"{cfg.arch}-{cfg.lang}"
         ckpt = work / "checkpoint"
         if not (ckpt / "config.json").exists():
             log(f"Building a random-weight {cfg.arch} ({cfg.lang}) in {ckpt} ...")
-            build_checkpoint(cfg.arch, cfg.lang, all_cases, ckpt)
+            # The vocab sees every text, short and long.
+            build_checkpoint(cfg.arch, cfg.lang, load_cases(cfg.lang, "both", cfg.shared_data),
+                             ckpt)
     else:
         ckpt = Path(cfg.model)
         weights = [ckpt / f for f in ("model.safetensors", "pytorch_model.bin")
@@ -154,27 +166,25 @@ def prepare(cfg: BenchConfig, log: Callable[[str], None]) -> Prepared:
         # Keyed by the weights' mtime, so a retrained checkpoint is exported again.
         work = cfg.work_dir / f"model-{ckpt.resolve().name}-{int(weights[0].stat().st_mtime)}"
     work.mkdir(parents=True, exist_ok=True)
-    model = transformers.AutoModelForQuestionAnswering.from_pretrained(ckpt).eval()
-    tok = transformers.AutoTokenizer.from_pretrained(ckpt)
-    ir = work / "ir"
-    int8 = {r: ir / f"openvino_model_int8_{r}.xml" for r in ex.INT8_ROUTES}
-    if not (ir / PRECISION_FILES["FP32"]).exists() or not all(p.exists() for p in int8.values()):
-        log("Exporting to OpenVINO IR (FP32, INT8 weights-only, INT8 static) ...")
-        ex.export(str(ckpt), ir, "qa", model=model, tokenizer=tok, overwrite=True,
-                  calibration=_squad_file(all_cases, work / "calibration.json"), log=log,
-                  language=cfg.lang)
-        feeds = ex.parity_feeds(ir, ex.read_calibration_texts(work / "calibration.json", Task.QA))
-        import openvino as ov
+    return ckpt, work
 
-        for route, path in int8.items():
-            fp32 = ov.Core().read_model(ir / PRECISION_FILES["FP32"])
-            ov.save_model(ex.make_int8(fp32, feeds, route), path)
-    onnx = {"fp32": work / "model.onnx", "int8": work / "model_int8.onnx"}
-    if any(e.startswith("ort") for e in cfg.engines) and not onnx["int8"].exists():
-        log("Exporting to ONNX (FP32) and quantizing dynamically (INT8) ...")
-        export_onnx(model, onnx["fp32"], onnx["int8"])
-    params, hidden, layers = count_params(model)
-    return Prepared(ckpt, ir, int8, onnx, tuple(cases), params, hidden, layers)
+
+def _ir_complete(ir: Path) -> bool:
+    """FP32, both INT8 routes and an agreement table (older bench work dirs lack the last)."""
+    files = [PRECISION_FILES["FP32"], *INT8_FILES.values()]
+    if not all((ir / f).exists() for f in files) or not (ir / META_FILE).exists():
+        return False
+    return "agreement" in json.loads((ir / META_FILE).read_text(encoding="utf-8"))
+
+
+def _export_ir(ckpt: Path, ir: Path, model, tok, lang: str, log) -> None:
+    """``export --int8`` as a user runs it: both INT8 routes, calibrated on the built-in set,
+    and each faster route's agreement with FP32 recorded for Precision.AUTO."""
+    from ..export import export
+
+    log("Exporting to OpenVINO IR (FP32, INT8 static, INT8 weights-only, agreement) ...")
+    export(str(ckpt), ir, "qa", int8=True, model=model, tokenizer=tok, overwrite=True, log=log,
+           language=lang)
 
 
 def export_onnx(model, fp32: Path, int8: Path) -> None:
