@@ -162,45 +162,43 @@ def cmd_quantize(args) -> None:
     print(json.dumps({"model": args.model, "agreement": agreement}, indent=2))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="qa-demo", description="Japanese/English QA and NER on OpenVINO."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def _model_args(p: argparse.ArgumentParser, with_device: bool = True) -> None:
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--dictionary", type=lambda v: Dictionary.parse(v).value,
+                   help=f"MeCab dictionary: {', '.join(Dictionary.choices())}")
+    if with_device:
+        p.add_argument("--device", default="CPU", help="CPU, GPU, NPU, AUTO ...")
+        p.add_argument("--precision", default=Precision.AUTO.value,
+                       type=lambda v: Precision.parse(v).value, choices=Precision.choices(),
+                       help="AUTO (default): the fastest precision measured to agree with "
+                            "FP32 for this model on this device")
+        p.add_argument("--static-shapes", action="store_true",
+                       help="compile static shapes (128/256/384/512 tokens), as NPU needs; "
+                            "automatic on NPU")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = sub.add_parser("devices", help="list OpenVINO devices")
+
+def _text_args(p: argparse.ArgumentParser, name: str = "text") -> None:
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument(f"--{name}")
+    g.add_argument(f"--{name}-file")
+
+
+def _add_serving_commands(sub) -> None:
+    p = sub.add_parser("devices", help="list OpenVINO devices, their precisions and routes")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_devices)
 
-    def model_args(p, with_device: bool = True) -> None:
-        p.add_argument("--model", required=True, help="model directory")
-        p.add_argument("--dictionary", type=lambda v: Dictionary.parse(v).value,
-                       help=f"MeCab dictionary: {', '.join(Dictionary.choices())}")
-        if with_device:
-            p.add_argument("--device", default="CPU", help="CPU, GPU, NPU, AUTO ...")
-            p.add_argument("--precision", default=Precision.AUTO.value,
-                           type=lambda v: Precision.parse(v).value, choices=Precision.choices(),
-                           help="AUTO (default): the fastest precision measured to agree with "
-                                "FP32 for this model on this device")
-            p.add_argument("--static-shapes", action="store_true",
-                           help="compile static shapes (128/256/384/512 tokens), as NPU needs; "
-                                "automatic on NPU")
-        p.add_argument("--json", action="store_true", help="print JSON")
-
     p = sub.add_parser("tokenize", help="show morphemes and WordPiece tokens with offsets")
-    model_args(p, with_device=False)
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--text")
-    g.add_argument("--text-file")
+    _model_args(p, with_device=False)
+    _text_args(p)
     p.add_argument("--question")
     p.set_defaults(func=cmd_tokenize)
 
     p = sub.add_parser("ask", help="answer a question about a context")
-    model_args(p)
+    _model_args(p)
     p.add_argument("--question", required=True)
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--context")
-    g.add_argument("--context-file")
+    _text_args(p, "context")
     p.add_argument("--top-k", type=int, default=1)
     p.add_argument("--max-seq-len", type=int, default=384)
     p.add_argument("--doc-stride", type=int, default=128)
@@ -209,22 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("ner", help="tag named entities")
-    model_args(p)
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--text")
-    g.add_argument("--text-file")
-    p.add_argument("--aggregation", default=None,
-                   choices=Aggregation.choices(),
+    _model_args(p)
+    _text_args(p)
+    p.add_argument("--aggregation", default=None, choices=Aggregation.choices(),
                    help="how word pieces form words (default: the model's own, else simple)")
     p.set_defaults(func=cmd_ner)
 
+
+def _add_export_commands(sub) -> None:
+    routes = ["both", *Int8Route.choices()]
     p = sub.add_parser("export", help="convert a Hugging Face checkpoint to OpenVINO IR")
     p.add_argument("src", help="local checkpoint directory or Hub id")
     p.add_argument("out", help="output model directory")
     p.add_argument("--task", required=True, choices=["qa", "ner"])
     p.add_argument("--int8", action="store_true",
                    help="also write NNCF INT8 models and measure their agreement with FP32")
-    p.add_argument("--int8-route", choices=["both", *Int8Route.choices()], default="both",
+    p.add_argument("--int8-route", choices=routes, default="both",
                    help="static (post-training quantization: fastest with VNNI/AMX), weights "
                    "(weight-only: the route for AVX2 CPUs) or both (default; the runtime picks)")
     p.add_argument("--calibration", help="SQuAD JSON or plain-text file for INT8 calibration "
@@ -235,12 +233,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quantize", help="add INT8 IRs to a model directory from its FP32 IR")
     p.add_argument("model", help="model directory with openvino_model.xml")
-    p.add_argument("--int8-route", choices=["both", *Int8Route.choices()], default="both")
+    p.add_argument("--int8-route", choices=routes, default="both")
     p.add_argument("--calibration", help="SQuAD JSON or plain-text file (default: built-in set)")
     p.add_argument("--holdout", type=float,
                    help="calibrate on the training side of `train --holdout PCT`'s split")
     p.set_defaults(func=cmd_quantize)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa-demo", description="Japanese/English QA and NER on OpenVINO."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_serving_commands(sub)
+    _add_export_commands(sub)
     for name in SUBCOMMAND_MODULES:
         # Each module adds its own subcommands; its top-level imports are kept light so
         # `qa-demo --help` stays fast.

@@ -9,8 +9,8 @@ import pytest
 from conftest import SHARED_DATA
 from qa_demo.cli import main
 from qa_demo.tools.datasets import QAExample, read_squad
-from qa_demo.tools.evaluate import (
-    answer_agreement,
+from qa_demo.tools.evaluate import answer_agreement
+from qa_demo.tools.scoring import (
     exact_match,
     f1_score,
     majority_baseline,
