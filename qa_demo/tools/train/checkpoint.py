@@ -1,0 +1,104 @@
+"""Checkpoints of `qa-demo pretrain`, swapped in whole so no reader sees a half-written one.
+
+A checkpoint directory is a transformers checkpoint (config.json, model.safetensors, the
+BertJapaneseTokenizer files) that `train --base` reads, plus what `--resume` needs: optimizer,
+scheduler, RNG states and step (``training_state.pt``), the packed corpus and a JSON record.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import random
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .mlm_data import Corpus
+
+STATE_FILE = "training_state.pt"
+CORPUS_FILE = "corpus.npz"
+META_FILE = "pretrain.json"
+
+
+def swap_dirs(new: Path, out: Path) -> None:
+    """Put ``new`` at ``out`` so a reader sees the old or the new directory, never a mix.
+
+    Linux renameat2(RENAME_EXCHANGE) swaps the two names in one step; elsewhere two renames
+    leave ``out`` absent for an instant (never half-written).
+    """
+    if not out.exists():
+        os.rename(new, out)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    swap = getattr(libc, "renameat2", None)
+    at_cwd, exchange = -100, 2
+    if swap is not None and swap(at_cwd, os.fsencode(new), at_cwd, os.fsencode(out), exchange) == 0:
+        shutil.rmtree(new)  # now holds the previous checkpoint
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    os.rename(out, old)
+    os.rename(new, out)
+    shutil.rmtree(old)
+
+
+def save_checkpoint(
+    cfg,
+    model,
+    opt,
+    sched,
+    step: int,
+    vocab: dict[str, int],
+    corpus: Corpus,
+    history: list[dict],
+    done: bool,
+) -> None:
+    """The HF checkpoint (what `train --base` reads) plus the state `--resume` needs."""
+    import torch
+
+    from ...tokenization import write_japanese_tokenizer_files
+
+    out = cfg.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp))
+    write_japanese_tokenizer_files(tmp, vocab, cfg.dictionary)
+    (tmp / "special_tokens_map.json").write_text(
+        json.dumps(
+            {
+                k: f"[{k.split('_')[0].upper()}]"
+                for k in ("cls_token", "sep_token", "pad_token", "unk_token", "mask_token")
+            }
+        )
+    )
+    torch.save(
+        {
+            "step": step,
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
+        },
+        tmp / STATE_FILE,
+    )
+    if (out / CORPUS_FILE).exists():
+        os.link(out / CORPUS_FILE, tmp / CORPUS_FILE)  # unchanged: no 25 MB rewrite per save
+    else:
+        np.savez(tmp / CORPUS_FILE, ids=corpus.ids, words=corpus.words, texts=corpus.texts)
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
+    meta = {
+        "config": params,
+        "step": step,
+        "done": done,
+        "blocks": len(corpus.ids),
+        "texts": int(corpus.texts),
+        "tokens": int(corpus.ids.size),
+        "history": history,
+    }
+    (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    swap_dirs(tmp, out)
