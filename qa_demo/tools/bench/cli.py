@@ -40,8 +40,10 @@ def run(cfg: BenchConfig, log: Callable[[str], None] = lambda m: print(m, file=s
     engines, skipped = make_engines(cfg, prep, log)
     if not engines:
         raise InputError("No engine can run here: " + "; ".join(skipped.values()))
-    log(f"Engines: {', '.join(e.name for e in engines)}; {len(prep.cases)} cases; "
-        f"{cfg.repeat} rounds; {cfg.n_threads} threads")
+    log(
+        f"Engines: {', '.join(e.name for e in engines)}; {len(prep.cases)} cases; "
+        f"{cfg.repeat} rounds; {cfg.n_threads} threads"
+    )
     measured = measure(engines, prep.cases, window_feed(prep), cfg.repeat, cfg.n_threads, log)
     report = build_report(cfg, prep, engines, skipped, measured, load)
     if cfg.startup:
@@ -50,9 +52,14 @@ def run(cfg: BenchConfig, log: Callable[[str], None] = lambda m: print(m, file=s
     return report
 
 
-def build_report(cfg: BenchConfig, prep: Prepared, engines: list[BenchEngine],
-                 skipped: dict[str, str], measured: Measured,
-                 load_at_start: float | None = None) -> BenchReport:
+def build_report(
+    cfg: BenchConfig,
+    prep: Prepared,
+    engines: list[BenchEngine],
+    skipped: dict[str, str],
+    measured: Measured,
+    load_at_start: float | None = None,
+) -> BenchReport:
     names = [e.name for e in engines]
     flops = flops_per_window(prep.params_non_embedding, prep.hidden_size, prep.layers)
     disagreements, known, agreement = _answers(cfg, prep.cases, engines, measured.samples)
@@ -60,9 +67,15 @@ def build_report(cfg: BenchConfig, prep: Prepared, engines: list[BenchEngine],
     rates = _rates(measured, flops)
     case_windows = _case_windows(engines, prep.cases)
     return BenchReport(
-        config={"arch": cfg.arch, "model": str(cfg.model) if cfg.model else None,
-                "lang": cfg.lang, "contexts": cfg.contexts, "repeat": cfg.repeat,
-                "threads": cfg.n_threads, "engines": names},
+        config={
+            "arch": cfg.arch,
+            "model": str(cfg.model) if cfg.model else None,
+            "lang": cfg.lang,
+            "contexts": cfg.contexts,
+            "repeat": cfg.repeat,
+            "threads": cfg.n_threads,
+            "engines": names,
+        },
         machine=machine_info(cfg.n_threads, load_at_start),
         engines=_summaries(engines, prep.cases, measured, ratios),
         skipped=skipped,
@@ -76,30 +89,47 @@ def build_report(cfg: BenchConfig, prep: Prepared, engines: list[BenchEngine],
         bound_ratio=ratios,
         cases=_case_rows(prep.cases, measured.samples, names, case_windows),
         auto_agreement=prep.agreement,
+        auto_agreement_data=prep.agreement_data,
         kernels={e.name: k for e in engines if (k := kernel_summary(e)) is not None},
         ceiling=_ceilings(prep, case_windows, measured, names),
     )
 
 
-def _answers(cfg: BenchConfig, cases: tuple[BenchCase, ...], engines: list[BenchEngine],
-             samples: list[Sample]) -> tuple[list[str], list[str], dict[str, float]]:
+def _answers(
+    cfg: BenchConfig,
+    cases: tuple[BenchCase, ...],
+    engines: list[BenchEngine],
+    samples: list[Sample],
+) -> tuple[list[str], list[str], dict[str, float]]:
     """(disagreements, known differences, agreement rates of the bf16/int8 engines)."""
     # transformers' Japanese tokenizer is a slow one; its pipeline then widens answers to
     # whitespace-separated words, i.e. whole sentences: our FP32 engines are checked against
     # each other, and the pipeline's answers are listed as a known difference.
     reference = REFERENCE if cfg.lang == "en" else "ov-fp32"
-    approximate = {e.name for e in engines if e.bound != "f32"}
+    approximate = {e.name for e in engines if not e.exact}
     disagreements, agreement = check_answers(cases, samples, reference, approximate)
     known = [d for d in disagreements if f": {REFERENCE} " in d] if cfg.lang == "ja" else []
     return [d for d in disagreements if d not in known], known, agreement
 
 
-def _summaries(engines: list[BenchEngine], cases: tuple[BenchCase, ...], measured: Measured,
-               ratios: dict[str, float]) -> list[EngineSummary]:
+def _summaries(
+    engines: list[BenchEngine],
+    cases: tuple[BenchCase, ...],
+    measured: Measured,
+    ratios: dict[str, float],
+) -> list[EngineSummary]:
     rows = summarize([e.name for e in engines], cases, measured.samples, measured.window)
-    return [replace(row, runtime=e.runtime, executed_precision=e.executed_precision,
-                    bound=e.bound, bound_ratio=ratios[e.name], note=e.note)
-            for row, e in zip(rows, engines, strict=True)]
+    return [
+        replace(
+            row,
+            runtime=e.runtime,
+            executed_precision=e.executed_precision,
+            bound=e.bound,
+            bound_ratio=ratios[e.name],
+            note=e.note,
+        )
+        for row, e in zip(rows, engines, strict=True)
+    ]
 
 
 def _rates(measured: Measured, flops: float) -> dict[str, dict]:
@@ -109,24 +139,38 @@ def _rates(measured: Measured, flops: float) -> dict[str, dict]:
     for precision, per_round in measured.rates.items():
         gflops = statistics.median(per_round)
         vs_f32 = statistics.median(
-            g / f for g, f in zip(per_round, measured.rates["f32"], strict=True))
+            g / f for g, f in zip(per_round, measured.rates["f32"], strict=True)
+        )
         peak, why = peak_ratio(precision, isa)
-        out[precision] = {"gflops": gflops, "per_round": per_round,
-                          "source": measured.rate_sources[precision], "vs_f32": vs_f32,
-                          "isa_peak_vs_f32": peak, "isa_reason": why,
-                          "bound_ms": bound_ms(flops, gflops)}
+        out[precision] = {
+            "gflops": gflops,
+            "per_round": per_round,
+            "source": measured.rate_sources[precision],
+            "vs_f32": vs_f32,
+            "isa_peak_vs_f32": peak,
+            "isa_reason": why,
+            "bound_ms": bound_ms(flops, gflops),
+        }
     return out
 
 
-def _ceilings(prep: Prepared, case_windows: list[list], measured: Measured,
-              names: list[str]) -> dict[str, dict[str, float]]:
+def _ceilings(
+    prep: Prepared, case_windows: list[list], measured: Measured, names: list[str]
+) -> dict[str, dict[str, float]]:
     """Per precision measured: the reference's time / the bound of the windows it runs."""
     if not case_windows or REFERENCE not in names:
         return {}
-    case_flops = [sum(flops_per_window(prep.params_non_embedding, prep.hidden_size,
-                                       prep.layers, len(w)) for w in ws) for ws in case_windows]
-    return {precision: ceiling(prep.cases, case_flops, measured.samples, per_round)
-            for precision, per_round in measured.rates.items()}
+    case_flops = [
+        sum(
+            flops_per_window(prep.params_non_embedding, prep.hidden_size, prep.layers, len(w))
+            for w in ws
+        )
+        for ws in case_windows
+    ]
+    return {
+        precision: ceiling(prep.cases, case_flops, measured.samples, per_round)
+        for precision, per_round in measured.rates.items()
+    }
 
 
 def _case_windows(engines: list[BenchEngine], cases: tuple[BenchCase, ...]) -> list[list]:
@@ -134,23 +178,30 @@ def _case_windows(engines: list[BenchEngine], cases: tuple[BenchCase, ...]) -> l
     ours = next((e.qa for e in engines if isinstance(e, OursEngine)), None)
     if ours is None:
         return []
-    return [ours.preprocess(QAInput(c.question, c.context), ours.options).windows
-            for c in cases]
+    return [ours.preprocess(QAInput(c.question, c.context), ours.options).windows for c in cases]
 
 
-def _case_rows(cases: tuple[BenchCase, ...], samples: list[Sample], names: list[str],
-               case_windows: list[list]) -> list[dict]:
+def _case_rows(
+    cases: tuple[BenchCase, ...], samples: list[Sample], names: list[str], case_windows: list[list]
+) -> list[dict]:
     first = {(s.engine, s.case): s.answer for s in reversed(samples)}
-    return [{"question": c.question, "chars": len(c.context), "length": c.length,
-             **({"windows": [len(w) for w in case_windows[i]]} if case_windows else {}),
-             "answers": {n: first[(n, i)].text for n in names}}
-            for i, c in enumerate(cases)]
+    return [
+        {
+            "question": c.question,
+            "chars": len(c.context),
+            "length": c.length,
+            **({"windows": [len(w) for w in case_windows[i]]} if case_windows else {}),
+            "answers": {n: first[(n, i)].text for n in names},
+        }
+        for i, c in enumerate(cases)
+    ]
 
 
 def write_outputs(report: BenchReport, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(
-        json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     chart(report, out_dir / "bench.png")
 
 
@@ -178,8 +229,12 @@ def cmd_bench(args) -> None:
 def add_subcommands(sub) -> None:
     p = sub.add_parser("bench", help="compare QA engines on the same weights and texts")
     p.add_argument("--model", help="transformers QA checkpoint directory (instead of --arch)")
-    p.add_argument("--arch", default="distilbert", choices=list(ARCHS),
-                   help="random-weight model of this real size (default: distilbert)")
+    p.add_argument(
+        "--arch",
+        default="distilbert",
+        choices=list(ARCHS),
+        help="random-weight model of this real size (default: distilbert)",
+    )
     p.add_argument("--lang", default="en", choices=["en", "ja"])
     p.add_argument("--contexts", default="both", choices=["short", "long", "both"])
     p.add_argument("--engines", nargs="+", choices=ENGINES, help="default: all")
@@ -187,7 +242,8 @@ def add_subcommands(sub) -> None:
     p.add_argument("--threads", type=int, default=0, help="threads per engine (default: all)")
     p.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="built models are kept here")
     p.add_argument("--out", default="bench-results", help="bench.json and bench.png go here")
-    p.add_argument("--startup", action="store_true",
-                   help="also measure compile, app start-up and peak memory")
+    p.add_argument(
+        "--startup", action="store_true", help="also measure compile, app start-up and peak memory"
+    )
     p.add_argument("--json", action="store_true", help="also print the JSON report")
     p.set_defaults(func=cmd_bench)

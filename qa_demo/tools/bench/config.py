@@ -24,10 +24,18 @@ REFERENCE = "pytorch"
 #: Real sizes; vocab sizes of bert-base-uncased and of cl-tohoku/bert-base-japanese-v3.
 VOCAB_SIZES = {"en": 30522, "ja": 32768}
 ARCHS = {
-    "tiny": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-             "intermediate_size": 64},
-    "minilm": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,
-               "intermediate_size": 1536},
+    "tiny": {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+    },
+    "minilm": {
+        "hidden_size": 384,
+        "num_hidden_layers": 6,
+        "num_attention_heads": 12,
+        "intermediate_size": 1536,
+    },
     "distilbert": {},  # DistilBertConfig() defaults: 6 layers, hidden 768
     "bert-base": {},  # BertConfig() defaults: 12 layers, hidden 768
 }
@@ -36,10 +44,13 @@ ARCHS = {
 QA_HEAD_SCALE = 10.0
 #: Window length for the model-only time and the FLOP bound.
 WINDOW_TOKENS = 384
-DEFAULT_WORK_DIR = Path(
-    os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-) / "qa_demo" / "bench"
+DEFAULT_WORK_DIR = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa_demo" / "bench"
+)
 JSQUAD = "jsquad/valid-v1.3.json"
+#: SQuAD-format questions (under the shared data directory) that the bench measures each
+#: route's agreement with FP32 on, for Precision.AUTO (not the bench's own texts).
+AGREEMENT_DATA = {"en": "squad_en/xquad.en.json", "ja": "jsquad/test-v1.3.json"}
 
 
 @dataclass(frozen=True)
@@ -74,4 +85,3 @@ class BenchConfig:
     @property
     def n_threads(self) -> int:
         return self.threads or len(os.sched_getaffinity(0))
-

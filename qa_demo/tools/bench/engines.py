@@ -28,7 +28,7 @@ from ...model_dir import ModelDir, load_model_dir
 from ...options import Int8Route, Precision
 from ...ort import OrtEngine
 from ...qa import QAOptions, QuestionAnswerer
-from ...runtime import Engine, executed_precision
+from ...runtime import INT8_TYPES, Engine, executed_precision, matmul_kernels
 from ...windows import batch, build_windows
 from .config import WINDOW_TOKENS, BenchConfig
 from .contexts import BenchCase
@@ -58,8 +58,6 @@ class BenchEngine:
     """One way of answering; ``answer`` runs end to end, ``window`` the model alone."""
 
     name: str
-    #: "f32", "bf16" or "int8": which measured GEMM rate bounds this engine's model time.
-    bound: str = "f32"
     note: str = ""
 
     @property
@@ -69,6 +67,16 @@ class BenchEngine:
     @property
     def executed_precision(self) -> str:
         raise NotImplementedError
+
+    @property
+    def bound(self) -> str:
+        """ "f32", "bf16" or "int8": which measured GEMM rate bounds its model-only time."""
+        return "f32"
+
+    @property
+    def exact(self) -> bool:
+        """Does it run FP32 weights, so that its answers must equal the reference's?"""
+        return True
 
     def answer(self, case: BenchCase) -> tuple[TopAnswer, float | None]:
         raise NotImplementedError
@@ -80,17 +88,22 @@ class BenchEngine:
 class PipelineEngine(BenchEngine):
     """transformers' question-answering pipeline on PyTorch (or optimum-intel's model)."""
 
-    def __init__(self, name: str, model, tokenizer, opts: QAOptions,
-                 runtime: str = "pytorch") -> None:
+    def __init__(
+        self, name: str, model, tokenizer, opts: QAOptions, runtime: str = "pytorch"
+    ) -> None:
         from transformers import pipeline
 
         self.name = name
         self.model = model
         self._runtime = runtime
         self.pipe = pipeline("question-answering", model=model, tokenizer=tokenizer)
-        self.kwargs = {"max_seq_len": opts.max_seq_len, "doc_stride": opts.doc_stride,
-                       "max_answer_len": opts.max_answer_len, "max_question_len":
-                       opts.max_question_len, "top_k": 1}
+        self.kwargs = {
+            "max_seq_len": opts.max_seq_len,
+            "doc_stride": opts.doc_stride,
+            "max_answer_len": opts.max_answer_len,
+            "max_question_len": opts.max_question_len,
+            "top_k": 1,
+        }
 
     @property
     def runtime(self) -> str:
@@ -124,9 +137,21 @@ class OursEngine(BenchEngine):
     def __init__(self, name: str, qa: QuestionAnswerer) -> None:
         self.name = name
         self.qa = qa
-        self.bound = BOUND_OF.get(qa.choice.precision, "f32")
-        if qa.choice.requested is Precision.AUTO:
-            self.note = f"{qa.choice.label}: {qa.choice.reason}"
+
+    @property
+    def note(self) -> str:
+        """AUTO's choice, and int8 weights that run as floating point (read after a run:
+        the CPU plugin picks its kernels on the first inference)."""
+        notes = []
+        if self.qa.choice.requested is Precision.AUTO:
+            notes.append(f"{self.qa.choice.label}: {self.qa.choice.reason}")
+        decompressed = self._int8_kernels(compute=False)
+        if decompressed and not self._int8_kernels(compute=True):
+            notes.append(
+                "int8 weights decompressed for floating-point matmuls "
+                f"({', '.join(sorted(decompressed))}), so its bound is {self.bound}"
+            )
+        return "; ".join(notes)
 
     @property
     def runtime(self) -> str:
@@ -135,6 +160,32 @@ class OursEngine(BenchEngine):
     @property
     def executed_precision(self) -> str:
         return self.qa.compiled.executed_precision
+
+    @property
+    def exact(self) -> bool:
+        return self.qa.choice.precision is Precision.FP32
+
+    @property
+    def bound(self) -> str:
+        """OpenVINO: read back from the kernels (int8 weights may be decompressed to f32);
+        ONNX Runtime: the precision of its file (dynamic INT8 runs MatMulInteger)."""
+        if self.runtime != "openvino":
+            return BOUND_OF.get(self.qa.choice.precision, "f32")
+        if self._int8_kernels(compute=True):
+            return "int8"
+        return "bf16" if self.executed_precision.endswith("bf16") else "f32"
+
+    def _int8_kernels(self, compute: bool) -> set[str]:
+        """OpenVINO matmul kernels with int8 inputs ("primitive:precision") that compute in
+        int8 (``compute``: i8/I8 primitives) or that decompress int8 weights (the others)."""
+        if self.runtime != "openvino":
+            return set()
+        kernels = matmul_kernels(self.qa.compiled.model)
+        return {
+            f"{prim}:{prec}"
+            for prim, prec in kernels
+            if prec in INT8_TYPES and ("i8" in prim.lower()) == compute
+        }
 
     def answer(self, case: BenchCase) -> tuple[TopAnswer, float | None]:
         result = self.qa.ask(case.question, case.context)
@@ -167,8 +218,9 @@ class _Maker:
     def ort(self, name: str) -> BenchEngine:
         require("onnxruntime", "bench")
         precision = Precision.parse(name.split("-", 1)[1])
-        backend = OrtEngine({precision: self.prep.onnx_files[precision.value.lower()]},
-                            threads=self.cfg.n_threads)
+        backend = OrtEngine(
+            {precision: self.prep.onnx_files[precision.value.lower()]}, threads=self.cfg.n_threads
+        )
         # ORT batches windows as ov-fp32 does (parallel_windows is OpenVINO's).
         qa = QuestionAnswerer(self.base, engine=backend, options=self.opts, precision=precision)
         return OursEngine(name, qa)
@@ -176,8 +228,13 @@ class _Maker:
     def ov(self, name: str) -> BenchEngine:
         precision, parallel, route = OV_ENGINES[name]
         md = self.base if route is None else only_route(self.base, route)
-        qa = QuestionAnswerer(md, engine=self.engine, options=self.opts, precision=precision,
-                              parallel_windows=parallel)
+        qa = QuestionAnswerer(
+            md,
+            engine=self.engine,
+            options=self.opts,
+            precision=precision,
+            parallel_windows=parallel,
+        )
         return OursEngine(name, qa)
 
     def optimum(self, name: str) -> BenchEngine:
@@ -188,7 +245,8 @@ class _Maker:
         except ImportError:
             raise MissingDependencyError(
                 "optimum-intel is not installed (it pins an older transformers than the "
-                "parity tests need)") from None
+                "parity tests need)"
+            ) from None
         model = OVModelForQuestionAnswering.from_pretrained(self.prep.checkpoint, export=True)
         tok = transformers.AutoTokenizer.from_pretrained(self.prep.checkpoint)
         return PipelineEngine(name, model, tok, self.opts, runtime="openvino (optimum-intel)")
@@ -213,8 +271,9 @@ def make_engines(cfg: BenchConfig, prep: Prepared, log) -> tuple[list[BenchEngin
     require("transformers", "bench")
     torch = require("torch", "bench")
     torch.set_num_threads(cfg.n_threads)
-    engine = Engine(cache_dir=cfg.work_dir / "ov_cache",
-                    config={"INFERENCE_NUM_THREADS": cfg.n_threads})
+    engine = Engine(
+        cache_dir=cfg.work_dir / "ov_cache", config={"INFERENCE_NUM_THREADS": cfg.n_threads}
+    )
     maker = _Maker(cfg, prep, QAOptions(), engine, load_model_dir(prep.model_dir))
     engines: list[BenchEngine] = []
     skipped: dict[str, str] = {}

@@ -38,9 +38,14 @@ class Measured:
     rate_sources: dict[str, str] = field(default_factory=dict)
 
 
-def measure(engines: list[BenchEngine], cases: tuple[BenchCase, ...],
-            feed: dict[str, np.ndarray], repeat: int, threads: int,
-            log: Callable[[str], None]) -> Measured:
+def measure(
+    engines: list[BenchEngine],
+    cases: tuple[BenchCase, ...],
+    feed: dict[str, np.ndarray],
+    repeat: int,
+    threads: int,
+    log: Callable[[str], None],
+) -> Measured:
     """Warm up, then ``repeat`` rounds; in each, the GEMM rate of every precision an engine
     runs at is measured (so the bounds see the same machine load as the engines), then every
     engine answers every case once and runs the model alone on one window. The engine order
@@ -93,19 +98,25 @@ def bound_ms(flops: float, gflops: float) -> float:
     return flops / (gflops * 1e9) * 1000
 
 
-def bound_ratios(engines: list[BenchEngine], measured: Measured,
-                 flops: float) -> dict[str, float]:
+def bound_ratios(engines: list[BenchEngine], measured: Measured, flops: float) -> dict[str, float]:
     """Model-only time / the FLOP bound at the engine's own precision (``engine.bound``), per
     round (that round's GEMM rate), then the median."""
     return {
         e.name: statistics.median(
             w / bound_ms(flops, g)
-            for w, g in zip(measured.window[e.name], measured.rates[e.bound], strict=True))
-        for e in engines}
+            for w, g in zip(measured.window[e.name], measured.rates[e.bound], strict=True)
+        )
+        for e in engines
+    }
 
 
-def ceiling(cases: tuple[BenchCase, ...], case_flops: list[float], samples: list[Sample],
-            rates: list[float], reference: str = REFERENCE) -> dict[str, float]:
+def ceiling(
+    cases: tuple[BenchCase, ...],
+    case_flops: list[float],
+    samples: list[Sample],
+    rates: list[float],
+    reference: str = REFERENCE,
+) -> dict[str, float]:
     """Per length: median over rounds of the reference's end-to-end time / the FLOP bound of
     the windows it runs, at one precision's GEMM rate (``rates``, one per round): the largest
     speed-up an engine computing at that rate, with no overhead at all, could show."""
@@ -117,8 +128,11 @@ def ceiling(cases: tuple[BenchCase, ...], case_flops: list[float], samples: list
         flops = sum(case_flops[i] for i in idx)
         ratios = []
         for rnd, gflops in enumerate(rates):
-            ms = sum(s.total_ms for s in samples
-                     if s.engine == reference and s.round == rnd and s.case in idx)
+            ms = sum(
+                s.total_ms
+                for s in samples
+                if s.engine == reference and s.round == rnd and s.case in idx
+            )
             if ms:
                 ratios.append(ms / bound_ms(flops, gflops))
         if ratios:

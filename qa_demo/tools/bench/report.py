@@ -51,6 +51,7 @@ class BenchReport:
     cases: list[dict]
     #: What Precision.AUTO went by: qa_demo.json's agreement table, written by export --int8.
     auto_agreement: dict[str, float] = field(default_factory=dict)
+    auto_agreement_data: str = ""  # what that table rests on, or why there is none
     kernels: dict[str, dict[str, int]] = field(default_factory=dict)
     startup: dict = field(default_factory=dict)
     #: Per precision, per context length: the reference's end-to-end time / the FLOP bound of
@@ -65,15 +66,20 @@ class BenchReport:
         return out
 
 
-def summarize(engines: list[str], cases: tuple[BenchCase, ...], samples: list[Sample],
-              window: dict[str, list[float]]) -> list[EngineSummary]:
+def summarize(
+    engines: list[str],
+    cases: tuple[BenchCase, ...],
+    samples: list[Sample],
+    window: dict[str, list[float]],
+) -> list[EngineSummary]:
     """Per engine: median ms per question, speed-ups (median of per-round ratios), model only."""
     out = []
     for name in engines:
         row: dict[str, float | None] = {}
         for length in ("short", "long"):
-            ms = [s.total_ms for s in samples
-                  if s.engine == name and cases[s.case].length == length]
+            ms = [
+                s.total_ms for s in samples if s.engine == name and cases[s.case].length == length
+            ]
             row[f"{length}_ms"] = statistics.median(ms) if ms else None
             mine = _per_round(samples, cases, name, length)
             ref = _per_round(samples, cases, REFERENCE, length)
@@ -82,13 +88,23 @@ def summarize(engines: list[str], cases: tuple[BenchCase, ...], samples: list[Sa
         over = [(s.overhead_ms, s.total_ms) for s in samples if s.engine == name and s.overhead_ms]
         pct = 100 * sum(o for o, _ in over) / sum(t for _, t in over) if over else None
         win = statistics.median(window[name]) if window.get(name) else None
-        out.append(EngineSummary(name, row["short_ms"], row["long_ms"], row["speedup_short"],
-                                 row["speedup_long"], win, pct))
+        out.append(
+            EngineSummary(
+                name,
+                row["short_ms"],
+                row["long_ms"],
+                row["speedup_short"],
+                row["speedup_long"],
+                win,
+                pct,
+            )
+        )
     return out
 
 
-def _per_round(samples: list[Sample], cases: tuple[BenchCase, ...], name: str,
-               length: str) -> dict[int, float]:
+def _per_round(
+    samples: list[Sample], cases: tuple[BenchCase, ...], name: str, length: str
+) -> dict[int, float]:
     totals: dict[int, float] = {}
     for s in samples:
         if s.engine == name and cases[s.case].length == length:
@@ -96,9 +112,12 @@ def _per_round(samples: list[Sample], cases: tuple[BenchCase, ...], name: str,
     return totals
 
 
-def check_answers(cases: tuple[BenchCase, ...], samples: list[Sample],
-                  reference: str = REFERENCE, approximate: set[str] | None = None
-                  ) -> tuple[list[str], dict]:
+def check_answers(
+    cases: tuple[BenchCase, ...],
+    samples: list[Sample],
+    reference: str = REFERENCE,
+    approximate: set[str] | None = None,
+) -> tuple[list[str], dict]:
     """Engines that execute f32 must agree with ``reference`` (and with themselves from round
     to round); the ``approximate`` ones (bf16, int8; default: names with "int8") get a rate of
     top answers equal to ov-fp32's."""
@@ -132,9 +151,17 @@ def _fmt(v: float | None, spec: str = ".0f", suffix: str = "") -> str:
 
 
 def markdown(report: BenchReport) -> str:
-    return "\n".join([*_engine_table(report), "", *_machine_table(report), "",
-                      *_bounds(report), *_checks(report),
-                      *(f"{k}: {v}" for k, v in report.startup.items())])
+    return "\n".join(
+        [
+            *_engine_table(report),
+            "",
+            *_machine_table(report),
+            "",
+            *_bounds(report),
+            *_checks(report),
+            *(f"{k}: {v}" for k, v in report.startup.items()),
+        ]
+    )
 
 
 def _engine_table(report: BenchReport) -> list[str]:
@@ -157,7 +184,8 @@ def _machine_table(report: BenchReport) -> list[str]:
     m = report.machine
     isa = m.get("isa") or {}
     return [
-        "| CPU | threads (visible) | load at start | " + " | ".join(ISA_FLAGS)
+        "| CPU | threads (visible) | load at start | "
+        + " | ".join(ISA_FLAGS)
         + " | OpenVINO OPTIMIZATION_CAPABILITIES |",
         "|---|---:|---:|" + "---|" * len(ISA_FLAGS) + "---|",
         f"| {m['cpu']} | {m['threads']} ({m['cpus_visible']}) | "
@@ -168,23 +196,30 @@ def _machine_table(report: BenchReport) -> list[str]:
 
 
 def _bounds(report: BenchReport) -> list[str]:
-    lines = [f"FLOP lower bounds per {WINDOW_TOKENS}-token window "
-             f"({report.flops_per_window / 1e9:.1f} GFLOP), by precision (median rate over "
-             "rounds):"]
+    lines = [
+        f"FLOP lower bounds per {WINDOW_TOKENS}-token window "
+        f"({report.flops_per_window / 1e9:.1f} GFLOP), by precision (median rate over "
+        "rounds):"
+    ]
     for precision, r in report.rates.items():
         unit = "GOP/s" if precision == "int8" else "GFLOP/s"
         lines.append(
             f"- {precision}: {r['gflops']:.0f} {unit} ({r['source']}; {r['vs_f32']:.1f}x f32, "
-            f"ISA peak {r['isa_peak_vs_f32']:g}x: {r['isa_reason']}) = {r['bound_ms']:.0f} ms")
-    lines.append("Model only / bound: each engine against the bound of the precision it runs "
-                 "(the bound column).")
+            f"ISA peak {r['isa_peak_vs_f32']:g}x: {r['isa_reason']}) = {r['bound_ms']:.0f} ms"
+        )
+    lines.append(
+        "Model only / bound: each engine against the bound of the precision it runs "
+        "(the bound column)."
+    )
     for precision, per_length in report.ceiling.items():
         engines = ", ".join(e.engine for e in report.engines if e.bound == precision)
         lines.append(
             f"Ceiling at {precision} (the reference's end-to-end time / the {precision} FLOP "
             "bound of the windows it runs; bounds only engines computing at "
             f"{precision}: {engines or 'none ran'}): "
-            + ", ".join(f"{k} {v:.2f}x" for k, v in per_length.items()) + ".")
+            + ", ".join(f"{k} {v:.2f}x" for k, v in per_length.items())
+            + "."
+        )
     return lines
 
 
@@ -192,11 +227,16 @@ def _checks(report: BenchReport) -> list[str]:
     lines = [f"skipped {name}: {why}" for name, why in report.skipped.items()]
     lines += [e.engine + ": " + e.note for e in report.engines if e.note]
     table = ", ".join(f"{k} {v:.1%}" for k, v in report.auto_agreement.items())
-    lines.append(f"Agreement table AUTO went by (qa_demo.json, export --int8): {table or 'none'}.")
+    lines.append(
+        f"Agreement with FP32 that AUTO went by: {table or 'none'} "
+        f"({report.auto_agreement_data or 'nothing measured'})."
+    )
     lines += [f"top-answer agreement {name}: {pct:.0f}%" for name, pct in report.agreement.items()]
     if report.config["lang"] == "ja":
-        lines.append("Japanese: FP32 engines are checked against ov-fp32; transformers' pipeline "
-                     "(slow BertJapaneseTokenizer) widens answers to whitespace-separated words.")
+        lines.append(
+            "Japanese: FP32 engines are checked against ov-fp32; transformers' pipeline "
+            "(slow BertJapaneseTokenizer) widens answers to whitespace-separated words."
+        )
     if report.disagreements:
         lines.append("DISAGREEMENTS:")
         lines.extend(f"  {d}" for d in report.disagreements)
@@ -218,8 +258,10 @@ def chart(report: BenchReport, path: Path) -> Path | None:
     rows = [e for e in report.engines if e.speedup_short or e.speedup_long]
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(8, 3.6), dpi=110)
-    for off, attr, label in ((-0.2, "speedup_short", "short (500–1,000 chars)"),
-                             (0.2, "speedup_long", "long (4,000–5,000 chars)")):
+    for off, attr, label in (
+        (-0.2, "speedup_short", "short (500–1,000 chars)"),
+        (0.2, "speedup_long", "long (4,000–5,000 chars)"),
+    ):
         vals = [getattr(e, attr) or 0.0 for e in rows]
         bars = ax.bar(x + off, vals, 0.4, label=label)
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
@@ -229,11 +271,13 @@ def chart(report: BenchReport, path: Path) -> Path | None:
     ax.set_xticks(x, [e.engine for e in rows], rotation=20, fontsize=8)
     ax.set_ylabel("speed-up vs transformers pipeline")
     cfg = report.config
-    ax.set_title(f"{cfg['arch'] or 'model'} ({cfg['lang']}), end to end, {cfg['threads']} "
-                 "threads, median of per-round ratios", fontsize=9)
+    ax.set_title(
+        f"{cfg['arch'] or 'model'} ({cfg['lang']}), end to end, {cfg['threads']} "
+        "threads, median of per-round ratios",
+        fontsize=9,
+    )
     ax.legend(fontsize=8, loc="upper left", ncols=2)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
-

@@ -53,8 +53,13 @@ print(int(next(ln for ln in status if ln.startswith("VmHWM")).split()[1]) / 1024
 
 def _time_until_ready(code: str, env: dict) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     for line in proc.stdout:
         if line.startswith("READY"):
             elapsed = time.perf_counter() - t0
@@ -88,11 +93,25 @@ def measure_startup(cfg: BenchConfig, prep: Prepared, log) -> dict:
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write(long_text)
         try:
-            for parallel, key in (("0", "peak_rss_mb_qa_ner"),
-                                  ("1", "peak_rss_mb_qa_ner_parallel_windows")):
-                res = subprocess.run([sys.executable, "-c", _MEMORY, str(prep.model_dir),
-                                      str(ner_dir), f.name, parallel], capture_output=True,
-                                     text=True, timeout=600, check=True)
+            for parallel, key in (
+                ("0", "peak_rss_mb_qa_ner"),
+                ("1", "peak_rss_mb_qa_ner_parallel_windows"),
+            ):
+                res = subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        _MEMORY,
+                        str(prep.model_dir),
+                        str(ner_dir),
+                        f.name,
+                        parallel,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                    check=True,
+                )
                 out[key] = round(float(res.stdout.strip().splitlines()[-1]), 1)
         except (subprocess.SubprocessError, ValueError) as exc:
             out["memory_note"] = str(exc)[-300:]
@@ -135,9 +154,17 @@ def _ner_dir(cfg: BenchConfig, prep: Prepared, log) -> Path | None:
     out = work / "ner-ir"
     if not (out / PRECISION_FILES["FP32"]).exists():
         log("Building a random NER model of the same size for the memory figure ...")
-        model, tok = build_checkpoint(cfg.arch, cfg.lang, list(prep.cases), work / "ner-ckpt",
-                                      Task.NER)
-        export("bench-ner", out, "ner", model=model, tokenizer=tok, overwrite=True, log=log,
-               language=cfg.lang)
+        model, tok = build_checkpoint(
+            cfg.arch, cfg.lang, list(prep.cases), work / "ner-ckpt", Task.NER
+        )
+        export(
+            "bench-ner",
+            out,
+            "ner",
+            model=model,
+            tokenizer=tok,
+            overwrite=True,
+            log=log,
+            language=cfg.lang,
+        )
     return out
-

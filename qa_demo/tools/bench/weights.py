@@ -11,8 +11,10 @@ from pathlib import Path
 from ...errors import DataError, InputError, require
 from ...model_dir import INT8_FILES, META_FILE, PRECISION_FILES, load_model_dir
 from ...options import Int8Route
+from ...precision import MIN_AGREEMENT_ITEMS
+from ...runtime import Engine
 from ...types import Task
-from .config import ARCHS, JSQUAD, QA_HEAD_SCALE, VOCAB_SIZES, BenchConfig
+from .config import AGREEMENT_DATA, ARCHS, JSQUAD, QA_HEAD_SCALE, VOCAB_SIZES, BenchConfig
 from .contexts import BenchCase, english_cases, japanese_cases
 
 
@@ -30,7 +32,7 @@ class Prepared:
     layers: int
     #: Route key -> agreement with FP32, from qa_demo.json: what Precision.AUTO goes by.
     agreement: dict[str, float] = field(default_factory=dict)
-
+    agreement_data: str = ""  # what it was measured on, or why there is none
 
 
 def _english_vocab(texts: list[str], size: int) -> list[str]:
@@ -86,14 +88,20 @@ def build_checkpoint(arch: str, lang: str, cases: list[BenchCase], out: Path, ta
     extra = {}
     if task is Task.NER:
         labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
-        extra = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
-                 "label2id": {lab: i for i, lab in enumerate(labels)}}
+        extra = {
+            "num_labels": len(labels),
+            "id2label": dict(enumerate(labels)),
+            "label2id": {lab: i for i, lab in enumerate(labels)},
+        }
     if arch == "distilbert":
         config = transformers.DistilBertConfig(vocab_size=vocab, **extra)
     else:
         config = transformers.BertConfig(vocab_size=vocab, **ARCHS[arch], **extra)
-    cls = (transformers.AutoModelForQuestionAnswering if task is Task.QA
-           else transformers.AutoModelForTokenClassification)
+    cls = (
+        transformers.AutoModelForQuestionAnswering
+        if task is Task.QA
+        else transformers.AutoModelForTokenClassification
+    )
     torch.manual_seed(0)
     model = cls.from_config(config).eval()
     if task is Task.QA:
@@ -139,9 +147,20 @@ def prepare(cfg: BenchConfig, log: Callable[[str], None]) -> Prepared:
         log("Exporting to ONNX (FP32) and quantizing dynamically (INT8) ...")
         export_onnx(model, onnx["fp32"], onnx["int8"])
     params, hidden, layers = count_params(model)
+    note = _auto_agreement(cfg, ir, log)
     md = load_model_dir(ir)
-    return Prepared(ckpt, ir, dict(md.int8_files), onnx, tuple(cases), params, hidden, layers,
-                    dict(md.agreement))
+    return Prepared(
+        ckpt,
+        ir,
+        dict(md.int8_files),
+        onnx,
+        tuple(cases),
+        params,
+        hidden,
+        layers,
+        dict(md.agreement),
+        note,
+    )
 
 
 def _checkpoint(cfg: BenchConfig, log) -> tuple[Path, Path]:
@@ -152,12 +171,14 @@ def _checkpoint(cfg: BenchConfig, log) -> tuple[Path, Path]:
         if not (ckpt / "config.json").exists():
             log(f"Building a random-weight {cfg.arch} ({cfg.lang}) in {ckpt} ...")
             # The vocab sees every text, short and long.
-            build_checkpoint(cfg.arch, cfg.lang, load_cases(cfg.lang, "both", cfg.shared_data),
-                             ckpt)
+            build_checkpoint(
+                cfg.arch, cfg.lang, load_cases(cfg.lang, "both", cfg.shared_data), ckpt
+            )
     else:
         ckpt = Path(cfg.model)
-        weights = [ckpt / f for f in ("model.safetensors", "pytorch_model.bin")
-                   if (ckpt / f).exists()]
+        weights = [
+            ckpt / f for f in ("model.safetensors", "pytorch_model.bin") if (ckpt / f).exists()
+        ]
         if not weights:
             raise InputError(
                 f"{ckpt} has no transformers weights (model.safetensors); the bench compares "
@@ -183,8 +204,53 @@ def _export_ir(ckpt: Path, ir: Path, model, tok, lang: str, log) -> None:
     from ..export import export
 
     log("Exporting to OpenVINO IR (FP32, INT8 static, INT8 weights-only, agreement) ...")
-    export(str(ckpt), ir, "qa", int8=True, model=model, tokenizer=tok, overwrite=True, log=log,
-           language=lang)
+    export(
+        str(ckpt),
+        ir,
+        "qa",
+        int8=True,
+        model=model,
+        tokenizer=tok,
+        overwrite=True,
+        log=log,
+        language=lang,
+    )
+
+
+def _auto_agreement(cfg: BenchConfig, ir: Path, log) -> str:
+    """Give AUTO a table to go by, as ``eval --record-agreement`` does: each faster route's
+    agreement with FP32 on MIN_AGREEMENT_ITEMS held-out questions (export's own measurement,
+    on the 12-item calibration set, is too small for AUTO). Returns what it rests on."""
+    from ..agreement import measure_agreement, record_agreement
+    from ..export import read_calibration_texts
+
+    md = load_model_dir(ir)
+    path = (cfg.shared_data or _default_shared_data()) / AGREEMENT_DATA[cfg.lang]
+    if md.agreement:
+        return _agreement_data(ir)
+    if not path.exists():
+        return (
+            f"{path} is missing, so no agreement was measured on >= {MIN_AGREEMENT_ITEMS} "
+            "questions: AUTO runs FP32"
+        )
+    items = read_calibration_texts(path, Task.QA, MIN_AGREEMENT_ITEMS)
+    log(f"Measuring each route's agreement with FP32 on {len(items)} questions of {path} ...")
+    engine = Engine(
+        cache_dir=cfg.work_dir / "ov_cache", config={"INFERENCE_NUM_THREADS": cfg.n_threads}
+    )
+    found = measure_agreement(ir, items, engine=engine, log=log)
+    record_agreement(ir, found, len(items), f"{len(items)} questions from {path.name}")
+    return _agreement_data(ir)
+
+
+def _agreement_data(ir: Path) -> str:
+    meta = json.loads((ir / META_FILE).read_text(encoding="utf-8"))
+    table = meta.get("agreement") or {}
+    return "; ".join(
+        f"{k}: {v.get('share', 0):.1%} of {v.get('items')} ({v.get('data')})"
+        for k, v in table.items()
+        if isinstance(v, dict)
+    )
 
 
 def export_onnx(model, fp32: Path, int8: Path) -> None:
@@ -197,13 +263,21 @@ def export_onnx(model, fp32: Path, int8: Path) -> None:
 
     example = _example_inputs(model, 1, 16)
     axes = {k: {0: "batch", 1: "sequence"} for k in example}
-    axes.update({"start_logits": {0: "batch", 1: "sequence"},
-                 "end_logits": {0: "batch", 1: "sequence"}})
+    axes.update(
+        {"start_logits": {0: "batch", 1: "sequence"}, "end_logits": {0: "batch", 1: "sequence"}}
+    )
     with torch.no_grad():
         # dynamo=False: the TorchScript exporter needs no onnxscript.
-        torch.onnx.export(model, (dict(example),), str(fp32), input_names=list(example),
-                          output_names=["start_logits", "end_logits"], dynamic_axes=axes,
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            (dict(example),),
+            str(fp32),
+            input_names=list(example),
+            output_names=["start_logits", "end_logits"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
 
 
@@ -214,4 +288,3 @@ def count_params(model) -> tuple[int, int, int]:
     hidden = getattr(config, "hidden_size", None) or config.dim
     layers = getattr(config, "num_hidden_layers", None) or config.n_layers
     return int(total), int(hidden), int(layers)
-
