@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import itertools
-import json
 
 import numpy as np
 import pytest
 
 from qa_demo.app import render
 from qa_demo.tokenization import Encoded
-from qa_demo.types import Answer, Entity, Morpheme, TaggedToken, Timings, Window
+from qa_demo.types import (
+    Answer,
+    Entity,
+    Morpheme,
+    PrecisionInfo,
+    TaggedToken,
+    Timings,
+    Window,
+)
 
 
 def _join(segments):
@@ -109,7 +116,8 @@ def test_token_rows_join_morphemes_and_tags_by_offsets():
     assert (rows[2].tag, rows[2].tag_score) == ("B-LOC", 0.8765)
     table = render.token_table(rows)
     assert len(table[0]) == len(render.TOKEN_COLUMNS)
-    assert table[1][-1] == "⚠ [UNK]" and table[0][9] == "O"
+    assert table[1][-1] == "⚠ [UNK]" and table[0][render.TOKEN_COLUMNS.index("NER tag")] == "O"
+    assert table[0][0] == "context" and rows[0].to_json()["text"] == "context"
 
 
 def _window(n_q: int = 2, n_c: int = 4) -> Window:
@@ -167,15 +175,76 @@ def test_escape_neutralises_markup():
     )
 
 
-def test_run_record_is_json(en_qa_dir):
-    from qa_demo import QuestionAnswerer
+def test_entity_type_reads_bilou_l_and_u_prefixes():
+    """Regression: L-/U- (BILOU) labels showed as "L-PER" legend entries, not "PER"."""
+    for label in ("B-PER", "I-PER", "E-PER", "S-PER", "L-PER", "U-PER", "PER", "B_PER"):
+        assert render.entity_type(label) == "PER", label
+    assert render.entity_type("U-人名") == "人名"
+    segs = render.highlight_segments("Ada x", None, [Entity("U-PER", "Ada", 0, 3, 0.9)])
+    assert segs[0] == ("Ada", "PER")
 
-    qa = QuestionAnswerer.load(en_qa_dir)
-    context = "The bridge over the river was built in 1843 by the king."
-    result = qa.ask("When was it built?", context)
-    enc = qa.tokenizer.encode(context)
-    rows = render.token_rows(context, enc, [], qa.tokenizer.unk_id)
-    record = render.run_record("q", context, "en", result, rows)
-    data = json.loads(json.dumps(record))
-    assert len(data["windows"][0]["start_logits"]) == len(result.windows[0])
-    assert data["tokens"][0]["start"] == enc.offsets[0][0]
+
+# -- summaries ------------------------------------------------------------------------------------
+INFO_AUTO = PrecisionInfo("AUTO", "INT8 (static)", "int8 matmuls (brgemm), f32 rest", "fastest")
+INFO_FP32 = PrecisionInfo("FP32", "FP32", "f32", "FP32 as asked")
+
+
+def _stage(name="QA", info=INFO_AUTO, notes=()):
+    return render.StageTimes(name, Timings(1.0, 2.0, 3.0, 4.0), 50.0, "CPU", info, notes)
+
+
+def test_precision_text_shows_chosen_and_executed():
+    assert render.precision_text(INFO_AUTO) == (
+        "AUTO → INT8 (static), executed: int8 matmuls (brgemm), f32 rest"
+    )
+    assert render.precision_text(INFO_FP32) == "FP32, executed: f32"
+    assert render.precision_text(None) == ""
+
+
+def test_stage_line_gives_autos_reason_and_the_fallback():
+    line = render.stage_line(_stage())
+    assert "AUTO → INT8 (static), executed: int8 matmuls" in line and "— fastest" in line
+    plain = render.stage_line(_stage(info=INFO_FP32, notes=("en-ner has no FP32 model",)))
+    assert "as asked" not in plain  # only AUTO's reason is worth a line
+    assert "⚠ en-ner has no FP32 model" in plain
+
+
+def test_answer_summary_escapes_user_text_and_says_each_note_once():
+    best = Answer("<img src=x onerror=alert(1)> *bold* [link](x)", 0, 40, 0.5)
+    note = "x has no INT8 model; using FP32."
+    md = render.answer_summary(
+        best, "en<qa>", None, 0, "en", [_stage(notes=(note,))], (note, "No NER model.")
+    )
+    assert "<img" not in md and "&lt;img" in md
+    assert "\\*bold\\*" in md and "\\[link\\]" in md  # Markdown is shown, not applied
+    assert "en&lt;qa&gt;" in md and "NER: —" in md
+    assert md.count(note) == 1 and "⚠ No NER model." in md
+
+
+def test_no_answer_headline():
+    assert "No answer" in render.answer_headline(None)
+    assert "No answer" in render.answer_headline(Answer("", 0, 0, 0.9, -1))
+    assert "score 0.5000" in render.answer_headline(Answer("x", 1, 2, 0.5))
+
+
+def test_timing_and_windows_markdown():
+    md = render.timing_markdown([_stage(), _stage("NER", INFO_FP32)])
+    assert md.count("  \n") == 1 and "**NER**: ran on **CPU** (FP32, executed: f32)" in md
+    assert "first compile 50 ms (one-off, cached)" in md
+    assert render.windows_markdown(1, 0).startswith("**1** window /")
+    assert "**3** windows" in render.windows_markdown(3, 2) and "window **2**" in (
+        render.windows_markdown(3, 2)
+    )
+
+
+def test_fetch_prompt_escapes_and_keeps_the_command():
+    md = render.fetch_prompt("a/<b>", "desc_1", "qa-demo export a/b models/a--b --task qa")
+    assert "&lt;b&gt;" in md and "desc\\_1" in md
+    assert "`qa-demo export a/b models/a--b --task qa`" in md
+
+
+def test_timing_rows_show_precision():
+    row = render.timing_rows([_stage()])[0]
+    cols = render.TIMING_COLUMNS
+    assert row[cols.index("precision")] == "INT8 (static)"
+    assert row[cols.index("executed")].startswith("int8 matmuls")

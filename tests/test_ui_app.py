@@ -21,6 +21,7 @@ from qa_demo.app.registry import AUTO, ModelRegistry, Selection
 from qa_demo.app.serve import launch, load_examples
 from qa_demo.app.service import DemoService, Settings
 from qa_demo.errors import ModelLoadError, QADemoError
+from qa_demo.options import Precision
 from qa_demo.types import Language, Task
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -90,7 +91,7 @@ def test_answer_pairs_qa_with_ner_of_the_same_language(service):
 
 def test_pipelines_are_built_once_and_shared(service):
     reg = service.registry
-    sel = Selection(reg.model("en-qa", Task.QA, Language.EN), "CPU", "FP32", None)
+    sel = Selection(reg.model("en-qa", Task.QA, Language.EN), "CPU", Precision.FP32, None)
     assert reg.pipeline(Task.QA, sel) is reg.pipeline(Task.QA, sel)
 
 
@@ -132,10 +133,30 @@ def test_missing_precision_falls_back_with_a_note(service):
 
 def test_compare_runs_every_device_and_precision(service):
     rows = service.compare("Who wrote the report?", EN_CONTEXT, Settings(model="en-qa"))
-    assert {(r["device"], r["precision"]) for r in rows} == {
-        (d, p) for d in ("CPU", "AUTO") for p in ("FP32", "INT8")
-    }
-    assert all(r["ran on"] for r in rows)
+    engine = service.registry.engine
+    expected = {(d, p.value) for d in engine.devices() for p in engine.capabilities(d).supported()}
+    assert {(r["device"], r["precision"]) for r in rows} == expected
+    assert {("CPU", "FP32"), ("CPU", "INT8")} <= expected
+    assert all(r["ran on"] and r["executed"] for r in rows)
+    int8 = next(r for r in rows if r["device"] == "CPU" and r["precision"] == "INT8")
+    assert int8["chosen"].startswith("INT8") and "int8" in int8["executed"]
+
+
+def test_answer_tokenizes_each_text_once(service, monkeypatch):
+    """The token table comes from the pipeline's own encodings, not a second tokenization."""
+    from qa_demo.tokenization import TextTokenizer
+
+    calls = []
+    encode = TextTokenizer.encode
+    monkeypatch.setattr(
+        TextTokenizer, "encode", lambda self, text: calls.append(text) or encode(self, text)
+    )
+    run = service.answer("Who wrote the report?", EN_CONTEXT, Settings())
+    assert sorted(calls) == sorted(["Who wrote the report?", EN_CONTEXT, EN_CONTEXT])  # QA + NER
+    enc = run.qa.context_encoding
+    assert [(t.start, t.end) for t in run.tokens] == [tuple(o) for o in enc.offsets]
+    assert [t.text for t in run.question_tokens] == ["question"] * len(run.question_tokens)
+    assert "".join(t.surface for t in run.question_tokens).startswith("Whowrote")
 
 
 def test_fetch_offline_says_how_to_do_it_by_hand(tmp_path):
@@ -181,12 +202,19 @@ def test_api_answer_ner_tokenize(app_url):
     assert best["text"] == EN_CONTEXT[best["start"] : best["end"]]
     assert out["model"] == "en-qa" and out["ner_model"] == "en-ner"
     assert {"QA", "NER"} <= set(out["timings_ms"])
+    # Precision as asked (AUTO by default), as chosen and why, as executed.
+    assert out["precision"]["requested"] == "AUTO" and out["precision"]["executed"]
+    assert out["precision"]["reason"] and out["timings_ms"]["QA"]["precision"]["chosen"]
+    assert out["ner_precision"]["requested"] == "AUTO"
     assert out["tokens"] and out["windows"][0]["start_logits"]
     answer_hl = [h for h in out["highlight"] if h["label"].startswith("ANSWER")]
     assert answer_hl[0]["start"] == best["start"] and answer_hl[-1]["end"] == best["end"]
 
     ner = client.predict(JA_CONTEXT, api_name="/ner")
     assert ner["model"] == "ja-ner" and ner["tokens"]
+    assert ner["precision"]["requested"] == "AUTO" and ner["precision"]["executed"]
+    fp32 = client.predict(JA_CONTEXT, "auto", "auto", "CPU", "FP32", api_name="/ner")
+    assert fp32["precision"]["chosen"] == "FP32" and fp32["precision"]["executed"] == "f32"
     for ent in ner["entities"]:
         assert ent["text"] == JA_CONTEXT[ent["start"] : ent["end"]]
 
@@ -222,7 +250,9 @@ def test_browser_answers_english_and_japanese(app_url, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(app_url)
-            page.wait_for_load_state("networkidle")
+            # Not "networkidle": the session state keeps a heartbeat stream open.
+            page.locator("#answer-btn").wait_for(state="visible", timeout=60_000)
+            assert page.locator("#precision input").input_value() == "AUTO"
             for name, question, context in cases:
                 page.locator("#context textarea").fill(context)
                 page.locator("#question textarea").fill(question)
@@ -239,6 +269,8 @@ def test_browser_answers_english_and_japanese(app_url, tmp_path):
                     arg=context[-8:].replace(" ", ""),
                     timeout=30_000,
                 )
+                summary_text = page.locator("#summary").inner_text()
+                assert "AUTO →" in summary_text and "executed:" in summary_text
                 legend = page.locator("#highlighted .legend-item").all_inner_texts()
                 assert any(lab.startswith("ANSWER") for lab in legend), legend
                 assert any(not lab.startswith("ANSWER") or "+" in lab for lab in legend), legend

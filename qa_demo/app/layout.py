@@ -100,144 +100,125 @@ def _text_column(gr) -> dict:
     return dict(context=context, question=question, answer_btn=answer_btn, compare_btn=compare_btn)
 
 
-def _settings_column(gr, registry: ModelRegistry, devices: list[str]) -> dict:
-    language = gr.Radio(
+def _model_pickers(gr, registry: ModelRegistry) -> dict:
+    c: dict = {}
+    c["language"] = gr.Radio(
         [("auto", AUTO), ("日本語", "ja"), ("English", "en")],
         value=AUTO,
         label="言語 / Language",
         elem_id="language",
     )
-    model = gr.Dropdown(
+    c["model"] = gr.Dropdown(
         registry.choices(Task.QA), value=AUTO, label="QAモデル / QA model", elem_id="model"
     )
-    ner_model = gr.Dropdown(
+    c["ner_model"] = gr.Dropdown(
         registry.choices(Task.NER), value=AUTO, label="NERモデル / NER model", elem_id="ner-model"
     )
-    with gr.Group(visible=False) as fetch_box:
-        fetch_md = gr.Markdown()
-        fetch_btn = gr.Button("ダウンロードして変換 / Download and export", variant="secondary")
+    with gr.Group(visible=False) as c["fetch_box"]:
+        c["fetch_md"] = gr.Markdown()
+        c["fetch_btn"] = gr.Button("ダウンロードして変換 / Download and export")
+    return c
+
+
+def _runtime_pickers(gr, registry: ModelRegistry, devices: list[str]) -> dict:
+    """Device, precision (what the device supports, AUTO first), dictionary, QA options."""
+    c: dict = {}
     with gr.Row():
-        device = gr.Dropdown(devices, value=devices[0], label="デバイス / Device", elem_id="device")
-        precision = gr.Dropdown(
+        c["device"] = gr.Dropdown(
+            devices, value=devices[0], label="デバイス / Device", elem_id="device"
+        )
+        c["precision"] = gr.Dropdown(
             registry.precision_choices(devices[0]),
             value=Precision.AUTO.value,
             label="精度 / Precision",
             elem_id="precision",
         )
-    dictionary = gr.Dropdown(
+    c["dictionary"] = gr.Dropdown(
         [("auto (model's own / モデル既定)", AUTO), *registry.dictionaries()],
         value=AUTO,
         label="形態素解析辞書 / Japanese dictionary (MeCab)",
     )
     with gr.Accordion("詳細設定 / Advanced", open=False):
-        top_k = gr.Slider(1, 20, value=handlers.DEFAULT_TOP_K, step=1, label="top-k (n-best)")
-        max_answer_len = gr.Slider(
-            1,
-            100,
-            value=handlers.DEFAULT_MAX_ANSWER_LEN,
-            step=1,
-            label="最大回答長 / max answer length (tokens)",
-        )
-        doc_stride = gr.Slider(
-            0,
-            256,
-            value=handlers.DEFAULT_DOC_STRIDE,
-            step=8,
-            label="ドキュメントストライド / doc stride",
-        )
-        max_seq_len = gr.Slider(
-            64,
-            512,
-            value=handlers.DEFAULT_MAX_SEQ_LEN,
-            step=32,
-            label="最大系列長 / max sequence length",
-        )
-        null_threshold = gr.Number(
+        for name, low, high, step, label in SLIDERS:
+            c[name] = gr.Slider(
+                low,
+                high,
+                value=getattr(handlers, f"DEFAULT_{name.upper()}"),
+                step=step,
+                label=label,
+            )
+        c["null_threshold"] = gr.Number(
             value=None,
             label="回答なし閾値 / no-answer threshold (空欄 = モデル既定 / empty = model default)",
         )
-    return dict(
-        language=language,
-        model=model,
-        ner_model=ner_model,
-        fetch_box=fetch_box,
-        fetch_md=fetch_md,
-        fetch_btn=fetch_btn,
-        device=device,
-        precision=precision,
-        dictionary=dictionary,
-        top_k=top_k,
-        max_answer_len=max_answer_len,
-        doc_stride=doc_stride,
-        max_seq_len=max_seq_len,
-        null_threshold=null_threshold,
-    )
+    return c
+
+
+#: The QA option sliders: name (as in make_request), range, step, label.
+SLIDERS = (
+    ("top_k", 1, 20, 1, "top-k (n-best)"),
+    ("max_answer_len", 1, 100, 1, "最大回答長 / max answer length (tokens)"),
+    ("doc_stride", 0, 256, 8, "ドキュメントストライド / doc stride"),
+    ("max_seq_len", 64, 512, 32, "最大系列長 / max sequence length"),
+)
 
 
 def _results(gr) -> Outputs:
-    summary = gr.Markdown(elem_id="summary")
-    highlighted = gr.HighlightedText(
+    o: dict = {}
+    o["summary"] = gr.Markdown(elem_id="summary")
+    o["highlighted"] = gr.HighlightedText(
         label="回答と固有表現 / Answer and entities",
         show_legend=True,
         combine_adjacent=False,
         elem_id="highlighted",
     )
     with gr.Tabs():
-        with gr.Tab("n-best"):
-            nbest = gr.Dataframe(headers=render.NBEST_COLUMNS, label="n-best", interactive=False)
-        with gr.Tab("トークン / Tokens"):
-            tokens = gr.Dataframe(
-                headers=render.TOKEN_COLUMNS,
-                interactive=False,
-                label="surface → NFKC → MeCab → WordPiece → id → offsets → NER",
-                elem_id="tokens",
-                max_height=420,
-            )
-        with gr.Tab("確率 / Probabilities"):
-            probs = gr.LinePlot(
-                x="position",
-                y="probability",
-                color="kind",
-                tooltip=["token", "probability", "kind"],
-                label="start / end probabilities (winning window)",
-            )
-        with gr.Tab("時間 / Timings"):
-            timing_md = gr.Markdown(elem_id="timing-md")
-            timings = gr.Dataframe(
-                headers=render.TIMING_COLUMNS, interactive=False, label="ms per stage"
-            )
-            timing_plot = gr.BarPlot(
-                x="stage",
-                y="ms",
-                color="pipeline",
-                y_lim=[0, None],
-                label="steady-state ms per stage (compile excluded)",
-            )
-        with gr.Tab("ウィンドウ / Windows"):
-            windows_md = gr.Markdown()
-            windows = gr.Dataframe(headers=render.WINDOW_COLUMNS, interactive=False)
+        _inspection_tabs(gr, o)
         with gr.Tab("比較 / Compare"):
-            compare = gr.Dataframe(
+            o["compare"] = gr.Dataframe(
                 interactive=False, label="device × precision (executed)", elem_id="compare"
             )
-            compare_plot = gr.BarPlot(x="device × precision", y="infer ms", y_lim=[0, None])
+            o["compare_plot"] = gr.BarPlot(x="device × precision", y="infer ms", y_lim=[0, None])
         with gr.Tab("ダウンロード / Download"):
-            download = gr.File(label="JSON: tokens, offsets, logits, timings (last run)")
-    return Outputs(
-        summary=summary,
-        highlighted=highlighted,
-        nbest=nbest,
-        tokens=tokens,
-        probs=probs,
-        timing_md=timing_md,
-        timings=timings,
-        timing_plot=timing_plot,
-        windows_md=windows_md,
-        windows=windows,
-        compare=compare,
-        compare_plot=compare_plot,
-        download=download,
-    )
+            o["download"] = gr.File(label="JSON: tokens, offsets, logits, timings (last run)")
+    return Outputs(**o)
+
+
+def _inspection_tabs(gr, o: dict) -> None:
+    """n-best, tokens, probabilities, timings and windows of the last answer."""
+    with gr.Tab("n-best"):
+        o["nbest"] = gr.Dataframe(headers=render.NBEST_COLUMNS, label="n-best", interactive=False)
+    with gr.Tab("トークン / Tokens"):
+        o["tokens"] = gr.Dataframe(
+            headers=render.TOKEN_COLUMNS,
+            interactive=False,
+            label="surface → NFKC → MeCab → WordPiece → id → offsets → NER",
+            elem_id="tokens",
+            max_height=420,
+        )
+    with gr.Tab("確率 / Probabilities"):
+        o["probs"] = gr.LinePlot(
+            x="position",
+            y="probability",
+            color="kind",
+            tooltip=["token", "probability", "kind"],
+            label="start / end probabilities (winning window)",
+        )
+    with gr.Tab("時間 / Timings"):
+        o["timing_md"] = gr.Markdown(elem_id="timing-md")
+        o["timings"] = gr.Dataframe(
+            headers=render.TIMING_COLUMNS, interactive=False, label="ms per stage"
+        )
+        o["timing_plot"] = gr.BarPlot(
+            x="stage",
+            y="ms",
+            color="pipeline",
+            y_lim=[0, None],
+            label="steady-state ms per stage (compile excluded)",
+        )
+    with gr.Tab("ウィンドウ / Windows"):
+        o["windows_md"] = gr.Markdown()
+        o["windows"] = gr.Dataframe(headers=render.WINDOW_COLUMNS, interactive=False)
 
 
 def _wire_requests(gr, service: DemoService, controls: Controls, parts: dict, outs: Outputs):
@@ -322,7 +303,8 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
             with gr.Column(scale=3):
                 parts = _text_column(gr)
             with gr.Column(scale=2):
-                parts |= _settings_column(gr, registry, devices)
+                parts |= _model_pickers(gr, registry)
+                parts |= _runtime_pickers(gr, registry, devices)
         controls = Controls(**{f.name: parts[f.name] for f in fields(Controls)})
         _examples(gr, examples, controls)
         outs = _results(gr)

@@ -1,0 +1,298 @@
+"""What the UI's events and the JSON API do: module-level functions over a DemoService.
+
+Raw values (Gradio component values or API arguments) become one ``Request`` (a Settings and a
+QAOptions) in ``make_request``, the one adapter. Handlers take that Settings and QAOptions and
+return a view: a small dataclass, or a dict keyed by output name, that ``layout`` turns into
+component updates in one place. QADemoError becomes a gr.Error in the UI language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError, QADemoError
+from ..options import Precision
+from ..qa import QAOptions
+from ..types import Task
+from . import render
+from .downloads import RunFiles, run_files
+from .messages import error_message, message, ui_language
+from .registry import AUTO, HUB_PREFIX, ModelRegistry
+from .service import AnswerRun, DemoService, Settings, unseen
+
+#: The UI's defaults for the QA options (top_k 5 shows an n-best list).
+DEFAULT_TOP_K = 5
+DEFAULT_MAX_ANSWER_LEN = 30
+DEFAULT_DOC_STRIDE = 128
+DEFAULT_MAX_SEQ_LEN = 384
+
+
+@contextmanager
+def user_errors(lang: str) -> Iterator[None]:
+    """Turn our errors into a gr.Error in the UI language; the app keeps serving."""
+    try:
+        yield
+    except QADemoError as exc:
+        import gradio as gr
+
+        raise gr.Error(error_message(exc, lang), print_exception=False) from None
+
+
+def toast(note: str) -> None:
+    import gradio as gr
+
+    gr.Warning(note)
+
+
+# -- the one adapter ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Request:
+    """One request: the texts, the Settings and the QAOptions."""
+
+    question: str
+    context: str
+    settings: Settings
+    options: QAOptions
+
+
+def make_request(
+    question: str | None = "",
+    context: str | None = "",
+    model: str | None = AUTO,
+    ner_model: str | None = AUTO,
+    language: str | None = AUTO,
+    device: str | None = "CPU",
+    precision: str | None = Precision.AUTO.value,
+    dictionary: str | None = AUTO,
+    top_k: Any = DEFAULT_TOP_K,
+    max_answer_len: Any = DEFAULT_MAX_ANSWER_LEN,
+    doc_stride: Any = DEFAULT_DOC_STRIDE,
+    max_seq_len: Any = DEFAULT_MAX_SEQ_LEN,
+    null_threshold: Any = None,
+) -> Request:
+    """Raw values (components, API arguments) -> Request; bad ones are one gr.Error."""
+    with user_errors(ui_language(language or AUTO, context or "")):
+        try:
+            options = QAOptions(
+                top_k=int(top_k),
+                max_answer_len=int(max_answer_len),
+                doc_stride=int(doc_stride),
+                max_seq_len=int(max_seq_len),
+                null_threshold=None if null_threshold in (None, "") else float(null_threshold),
+            )
+        except (TypeError, ValueError) as exc:
+            raise InputError(str(exc)) from exc
+        settings = Settings(
+            model or AUTO,
+            ner_model or AUTO,
+            language or AUTO,
+            device or "CPU",
+            precision or Precision.AUTO,
+            dictionary or AUTO,
+        )
+    return Request(question or "", context or "", settings, options)
+
+
+# -- answer ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AnswerView:
+    """What one answer shows; the field names are the output components' names in layout."""
+
+    highlighted: Any  # gr.update(value=segments, color_map=...)
+    summary: str
+    nbest: list
+    tokens: list
+    probs: Any
+    timings: list
+    timing_plot: Any
+    timing_md: str
+    windows_md: str
+    windows: list
+    download: str
+
+
+def answer_view(run: AnswerRun, files: RunFiles) -> AnswerView:
+    import gradio as gr
+
+    segments = run.highlight()
+    qa, win = run.qa, run.winner
+    return AnswerView(
+        highlighted=gr.update(value=segments, color_map=render.color_map(segments)),
+        summary=run.summary(),
+        nbest=render.nbest_rows(qa.answers),
+        tokens=render.token_table(run.question_tokens + run.tokens),
+        probs=render.probability_frame(qa.windows[win], qa.start_logits[win], qa.end_logits[win]),
+        timings=render.timing_rows(run.stages),
+        timing_plot=render.timing_frame(run.stages),
+        timing_md=render.timing_markdown(run.stages),
+        windows_md=render.windows_markdown(len(qa.windows), win),
+        windows=render.window_rows(run.context, qa.windows, win),
+        download=str(files.write(run.to_json())),
+    )
+
+
+def on_answer(
+    service: DemoService,
+    question: str,
+    context: str,
+    settings: Settings,
+    options: QAOptions,
+    seen: tuple[str, ...] = (),
+    files: RunFiles | None = None,
+) -> tuple[AnswerView, tuple[str, ...]]:
+    """Answer; a note (a fallback) is a toast once per session, then only on the summary."""
+    with user_errors(ui_language(settings.language, context)):
+        run = service.answer(question, context, settings, options)
+    new, seen = unseen(run.notes, seen)
+    for note in new:
+        toast(note)
+    return answer_view(run, files or run_files()), seen
+
+
+# -- compare -----------------------------------------------------------------------------------
+def on_compare(
+    service: DemoService, question: str, context: str, settings: Settings, options: QAOptions
+) -> dict[str, Any]:
+    """Every device × supported precision: the table (with executed precision) and a chart."""
+    import pandas as pd
+
+    with user_errors(ui_language(settings.language, context)):
+        rows = service.compare(question, context, settings, options)
+    axis = "device × precision"
+    chart = [(f"{r['device']}/{r['precision']}", r.get("infer ms") or 0.0) for r in rows]
+    return {
+        "compare": pd.DataFrame(rows),
+        "compare_plot": pd.DataFrame(chart, columns=[axis, "infer ms"]),
+    }
+
+
+# -- choices and the catalog -------------------------------------------------------------------
+def on_device_change(registry: ModelRegistry, device: str, current: str | None):
+    """The precisions ``device`` supports (plus AUTO); the current one kept if it still is."""
+    import gradio as gr
+
+    choices = registry.precision_choices(device or "CPU")
+    return gr.update(choices=choices, value=current if current in choices else choices[0])
+
+
+def hub_entry(registry: ModelRegistry, name: str | None):
+    from .catalog import find_entry
+
+    if name and name.startswith(HUB_PREFIX):
+        return find_entry(name[len(HUB_PREFIX) :], registry.catalog)
+    return None
+
+
+def on_model_change(registry: ModelRegistry, name: str | None) -> dict[str, Any]:
+    """Offer to download a catalog model that is not local yet."""
+    import gradio as gr
+
+    entry = hub_entry(registry, name)
+    if entry is None:
+        return {"fetch_box": gr.update(visible=False), "fetch_md": ""}
+    command = entry.export_command(registry.root)
+    text = render.fetch_prompt(entry.hub_id, entry.description, command)
+    return {"fetch_box": gr.update(visible=True), "fetch_md": text}
+
+
+def on_fetch(
+    registry: ModelRegistry,
+    qa_name: str | None,
+    ner_name: str | None,
+    language: str | None,
+    progress: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
+    """Download and export the selected catalog model, then select it."""
+    import gradio as gr
+
+    lang = ui_language(language or AUTO)
+    name = qa_name if qa_name and qa_name.startswith(HUB_PREFIX) else ner_name
+    if not name or not name.startswith(HUB_PREFIX):
+        return {"fetch_box": gr.update(visible=False), "fetch_md": ""}
+    hub_id = name[len(HUB_PREFIX) :]
+    steps = {"n": 0}
+
+    def log(msg: str) -> None:
+        steps["n"] += 1
+        if progress is not None:
+            progress(min(0.95, steps["n"] / 6), desc=msg)
+
+    with user_errors(lang):
+        if progress is not None:
+            progress(0.02, desc=f"Downloading {hub_id} ...")
+        found = registry.fetch(hub_id, log=log)
+    gr.Info(message("downloaded", lang, hub_id=hub_id, path=found.path))
+    picked = {Task.QA: "model", Task.NER: "ner_model"}[found.task]
+    out: dict[str, Any] = {"fetch_box": gr.update(visible=False), "fetch_md": ""}
+    for task, key in ((Task.QA, "model"), (Task.NER, "ner_model")):
+        value = {"value": found.name} if key == picked else {}
+        out[key] = gr.update(choices=registry.choices(task), **value)
+    return out
+
+
+# -- the JSON API (gradio_client) --------------------------------------------------------------
+class Api:
+    """API-only endpoints with typed signatures (gr.api reads them): structured JSON."""
+
+    def __init__(self, service: DemoService) -> None:
+        self.service = service
+
+    def answer(
+        self,
+        question: str,
+        context: str,
+        model: str = AUTO,
+        ner_model: str = AUTO,
+        language: str = AUTO,
+        device: str = "CPU",
+        precision: str = "AUTO",
+        dictionary: str = AUTO,
+        top_k: int = DEFAULT_TOP_K,
+        max_answer_len: int = DEFAULT_MAX_ANSWER_LEN,
+        doc_stride: int = DEFAULT_DOC_STRIDE,
+        max_seq_len: int = DEFAULT_MAX_SEQ_LEN,
+    ) -> dict:
+        """Answer a question about a context: answers, entities, tokens, timings, precision."""
+        req = make_request(
+            question,
+            context,
+            model,
+            ner_model,
+            language,
+            device,
+            precision,
+            dictionary,
+            top_k,
+            max_answer_len,
+            doc_stride,
+            max_seq_len,
+        )
+        with user_errors(ui_language(req.settings.language, req.context)):
+            run = self.service.answer(req.question, req.context, req.settings, req.options)
+        return run.to_json()
+
+    def ner(
+        self,
+        text: str,
+        model: str = AUTO,
+        language: str = AUTO,
+        device: str = "CPU",
+        precision: str = "AUTO",
+        dictionary: str = AUTO,
+    ) -> dict:
+        """Tag named entities: entities, per-token tags with offsets, timings, precision."""
+        req = make_request("", text, AUTO, model, language, device, precision, dictionary)
+        with user_errors(ui_language(req.settings.language, req.context)):
+            found, result, notes = self.service.ner(req.context, req.settings)
+        return {"model": found.name, **result.to_json(), "notes": list(notes)}
+
+    def tokenize(
+        self, text: str, model: str = AUTO, language: str = AUTO, dictionary: str = AUTO
+    ) -> dict:
+        """Morphemes and WordPiece tokens of a text, with offsets into it."""
+        req = make_request("", text, model, AUTO, language, dictionary=dictionary)
+        with user_errors(ui_language(req.settings.language, req.context)):
+            return self.service.tokenize(req.context, req.settings)
