@@ -60,3 +60,49 @@ def test_answers_are_slices_for_any_text(ja_qa, question, context):
         return  # refused with InputError, covered elsewhere
     for a in ja_qa.ask(question, context).answers:
         assert a.text == context[a.start : a.end]
+
+
+#: Characters NFKC expands into several (each stays one character of the original text).
+EXPANDING = st.sampled_from(["㈱", "㍻", "ﬁ", "㌔", "½", "™", "①", "ｶﾞ", "…", "㎡"])
+EXPANDING_TEXTS = st.lists(st.one_of(EXPANDING, ODD, st.text(max_size=2)), min_size=1,
+                           max_size=30).map("".join)
+ANY_TEXT = st.one_of(st.text(max_size=60), TEXTS, EXPANDING_TEXTS)
+
+
+@pytest.fixture(scope="module")
+def ja_ner(ja_ner_dir):
+    from qa_demo import EntityTagger
+
+    return EntityTagger.load(ja_ner_dir)
+
+
+def _only_our_errors(call):
+    """Run ``call``; only the project's own input errors may escape (None then)."""
+    from qa_demo import InputError
+
+    try:
+        return call()
+    except InputError:
+        return None
+
+
+@FUZZ
+@given(question=ANY_TEXT, context=ANY_TEXT)
+def test_any_unicode_qa_gives_slices_or_an_input_error(ja_qa, question, context):
+    result = _only_our_errors(lambda: ja_qa.ask(question, context))
+    for a in result.answers if result else ():
+        assert a.text == context[a.start : a.end]
+
+
+@FUZZ
+@given(text=ANY_TEXT)
+def test_any_unicode_ner_gives_slices_that_never_overlap(ja_ner, text):
+    from qa_demo.options import Aggregation
+
+    for aggregation in (Aggregation.SIMPLE, Aggregation.MAX, Aggregation.NONE):
+        result = _only_our_errors(lambda a=aggregation: ja_ner.tag(text, aggregation=a))
+        entities = sorted(result.entities, key=lambda e: e.start) if result else []
+        for e in entities:
+            assert e.text == text[e.start : e.end]
+        for a, b in zip(entities, entities[1:]):
+            assert a.end <= b.start, f"overlap: {a} {b}"
