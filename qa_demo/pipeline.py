@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, ModelLoadError
 from .model_dir import ModelDir, load_model_dir
 from .options import Hint, Int8Route, Precision
 from .precision import Choice
@@ -72,6 +72,18 @@ class Pipeline:
         self.tokenizer: TextTokenizer = load_tokenizer(
             model.path, dictionary or model.dictionary
         )
+        self._check_vocab()
+
+    def _check_vocab(self) -> None:
+        """Ids beyond the embedding table would be read out of bounds: refuse such a pair."""
+        rows = self.model.config.get("vocab_size")
+        pieces = self.tokenizer.tokenizer.get_vocab_size()
+        if isinstance(rows, int) and pieces > rows:
+            raise ModelLoadError(
+                f"{self.model.path}: the tokenizer has {pieces:,} pieces but the model's "
+                f"embedding has {rows:,} rows (config.json vocab_size); they do not belong "
+                "together."
+            )
 
     @classmethod
     def load(cls, path: str | Path, device: str = "CPU",

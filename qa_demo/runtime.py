@@ -163,6 +163,8 @@ class Engine:
         #: registry lock is held just long enough to find that key's lock.
         self._key_locks: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
+        #: Things the user should hear once (an unusable compile cache), for the app and CLI.
+        self.notes: list[str] = []
 
     def devices(self) -> list[str]:
         """What OpenVINO reports here, plus AUTO."""
@@ -259,20 +261,22 @@ class Engine:
 
     def _compile(self, xml: Path, device: str, hint: str, config: dict,
                  shape: tuple[int, int] | None = None) -> CompiledModel:
-        if not xml.exists():
-            raise ModelLoadError(f"Model file {xml} does not exist.")
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        props = {
-            "PERFORMANCE_HINT": hint, "CACHE_DIR": str(self.cache_dir), **self.config, **config
-        }
+        model = self._read(xml, shape)
+        props = {"PERFORMANCE_HINT": hint, **self._cache_config(), **self.config, **config}
         t0 = time.perf_counter()
         try:
-            model = self.core.read_model(str(xml))
-            if shape is not None:
-                model.reshape({port.any_name: list(shape) for port in model.inputs})
             compiled = self.core.compile_model(model, device, props)
         except RuntimeError as exc:
-            raise DeviceError(f"Could not compile {xml.name} on {device}: {exc}") from exc
+            if "CACHE_DIR" not in props:
+                raise DeviceError(f"Could not compile {xml.name} on {device}: {exc}") from exc
+            # A corrupt cache entry must not stop the app: compile afresh, without the cache.
+            self.notes.append(f"The compile cache {self.cache_dir} could not be used ({exc}); "
+                              "compiled without it.")
+            props.pop("CACHE_DIR")
+            try:
+                compiled = self.core.compile_model(model, device, props)
+            except RuntimeError as exc2:
+                raise DeviceError(f"Could not compile {xml.name} on {device}: {exc2}") from exc2
         compile_ms = (time.perf_counter() - t0) * 1000
         try:
             execution = tuple(compiled.get_property("EXECUTION_DEVICES"))
@@ -287,6 +291,37 @@ class Engine:
             compile_ms=compile_ms,
             executed_precision=executed_precision(compiled),
         )
+
+    def _read(self, xml: Path, shape: tuple[int, int] | None):
+        """The IR as an ov.Model; a missing, truncated or corrupt file is a ModelLoadError."""
+        if not xml.exists():
+            raise ModelLoadError(f"Model file {xml} does not exist.")
+        if not xml.with_suffix(".bin").exists():
+            raise ModelLoadError(f"{xml.with_suffix('.bin')} is missing: {xml.name} has no "
+                                 "weights (copy the .bin beside it, or export again).")
+        try:
+            model = self.core.read_model(str(xml))
+            if shape is not None:
+                model.reshape({port.any_name: list(shape) for port in model.inputs})
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(f"Cannot read {xml} (truncated or corrupt?): {first}") from exc
+        return model
+
+    def _cache_config(self) -> dict[str, str]:
+        """CACHE_DIR where it can be written; else none, said once in ``notes``."""
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.cache_dir / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            note = f"The compile cache {self.cache_dir} is not writable ({exc.strerror}); " \
+                   "models compile without it."
+            if note not in self.notes:
+                self.notes.append(note)
+            return {}
+        return {"CACHE_DIR": str(self.cache_dir)}
 
     def compiled_models(self) -> list[CompiledModel]:
         return list(self._compiled.values())
