@@ -9,6 +9,10 @@ from .errors import InputError
 MAX_TEXT_CHARS = 100_000
 #: Longest question accepted, in characters.
 MAX_QUESTION_CHARS = 1_000
+#: Most answers one request may ask for; the n-best table has no use for more.
+MAX_TOP_K = 20
+#: Longest answer span, in tokens (a window holds at most 512).
+MAX_ANSWER_TOKENS = 512
 
 
 def check_text(text: object, what: str = "text", limit: int = MAX_TEXT_CHARS) -> str:

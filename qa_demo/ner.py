@@ -96,6 +96,7 @@ class EntityTagger(Pipeline):
         if opts.aggregation is None:
             opts = replace(opts, aggregation=self.default_aggregation)
         check_text(text, "text")
+        self.check_seq_len(opts.max_seq_len)
         return self.run(text, opts)
 
     # -- stages -------------------------------------------------------------------------------

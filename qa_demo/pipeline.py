@@ -85,6 +85,13 @@ class Pipeline:
                 "together."
             )
 
+    def check_seq_len(self, max_seq_len: int) -> None:
+        """Windows longer than the model's position table cannot run: say so, not crash."""
+        limit = self.model.config.get("max_position_embeddings")
+        if isinstance(limit, int) and max_seq_len > limit:
+            raise InputError(f"max_seq_len {max_seq_len} is longer than this model's "
+                             f"{limit} positions; use at most {limit}.")
+
     @classmethod
     def load(cls, path: str | Path, device: str = "CPU",
              precision: Precision | str = Precision.AUTO, **kwargs):

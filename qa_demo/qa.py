@@ -9,7 +9,7 @@ import numpy as np
 
 from .decode import best_spans
 from .errors import InputError, ModelLoadError
-from .inputs import MAX_QUESTION_CHARS, check_text
+from .inputs import MAX_ANSWER_TOKENS, MAX_QUESTION_CHARS, MAX_TOP_K, check_text
 from .options import Hint
 from .pipeline import Pipeline
 from .tokenization import Encoded
@@ -49,6 +49,11 @@ class QAOptions:
                 "max_question_len, max_answer_len and top_k must be >= 1, got "
                 f"{self.max_question_len}, {self.max_answer_len}, {self.top_k}."
             )
+        if self.top_k > MAX_TOP_K:
+            raise InputError(f"top_k must be at most {MAX_TOP_K}, got {self.top_k}.")
+        if self.max_answer_len > MAX_ANSWER_TOKENS:
+            raise InputError(f"max_answer_len must be at most {MAX_ANSWER_TOKENS} tokens, got "
+                             f"{self.max_answer_len}.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +97,7 @@ class QuestionAnswerer(Pipeline):
         opts = replace(self.options, **overrides) if overrides else self.options
         check_text(question, "question", MAX_QUESTION_CHARS)
         check_text(context, "context")
+        self.check_seq_len(opts.max_seq_len)
         return self.run(QAInput(question, context), opts)
 
     # -- stages -------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Any text, however odd, keeps offsets true to the original string and never crashes."""
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -104,5 +106,22 @@ def test_any_unicode_ner_gives_slices_that_never_overlap(ja_ner, text):
         entities = sorted(result.entities, key=lambda e: e.start) if result else []
         for e in entities:
             assert e.text == text[e.start : e.end]
-        for a, b in zip(entities, entities[1:]):
+        for a, b in itertools.pairwise(entities):
             assert a.end <= b.start, f"overlap: {a} {b}"
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"top_k": 10_000}, "top_k must be at most 20"),
+    ({"top_k": "3"}, "top_k must be an integer"),
+    ({"top_k": 0}, "must be >= 1"),
+    ({"max_answer_len": 100_000}, "max_answer_len must be at most 512"),
+    ({"max_seq_len": 4096}, "longer than this model's"),
+    ({"max_seq_len": 3.5}, "max_seq_len must be an integer"),
+    ({"doc_stride": -1}, "doc_stride must be >= 0"),
+])
+def test_options_far_out_of_range_or_of_the_wrong_type(ja_qa, overrides, message):
+    from qa_demo import InputError
+
+    with pytest.raises(InputError, match=message):
+        ja_qa.ask("誰？", "山田が書いた。", **overrides)
+    assert ja_qa.ask("誰？", "山田が書いた。").best is not None  # and it keeps serving
