@@ -2,8 +2,10 @@
 
 Only BERT-family checkpoints with a WordPiece vocabulary (English ``BertTokenizer``-style, or
 Japanese ``BertJapaneseTokenizer`` with MeCab + WordPiece) are listed: those are the tokenizers
-``qa_demo.tokenization`` reproduces with exact offsets. Nothing here touches the network until
-``fetch`` is called.
+``qa_demo.tokenization`` reproduces with exact offsets. Each entry states its architecture and
+tokenizer as its Hub files declare them (config.json ``architectures``, tokenizer_config.json),
+and tests/test_app_catalog.py exports and runs a tiny random-weight replica of each. Nothing
+here touches the network until ``fetch`` is called.
 """
 
 from __future__ import annotations
@@ -25,6 +27,23 @@ NETWORK_CHECK_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
+class TokenizerSpec:
+    """A checkpoint's tokenizer as transformers loads it (tokenizer_config.json)."""
+
+    tokenizer_class: str  # BertTokenizer, DistilBertTokenizer or BertJapaneseTokenizer
+    do_lower_case: bool = False
+    #: BertJapaneseTokenizer: word_tokenizer_type "mecab" with mecab_kwargs["mecab_dic"] this
+    #: dictionary, then WordPiece; None for the English BERT WordPiece tokenizers.
+    mecab_dic: str | None = None
+
+    def describe(self) -> str:
+        if self.mecab_dic:
+            return f"{self.tokenizer_class}: MeCab ({self.mecab_dic}) + WordPiece"
+        case = "uncased" if self.do_lower_case else "cased"
+        return f"{self.tokenizer_class}: WordPiece, {case}"
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     """One recommended Hub checkpoint and the directory name it is cached under."""
 
@@ -32,6 +51,10 @@ class CatalogEntry:
     task: Task
     language: Language
     description: str
+    architecture: str  # config.json "architectures"[0], a transformers class
+    tokenizer: TokenizerSpec
+    #: NER: the entity types of its B-/I- (BIO) labels; QA: empty.
+    entity_types: tuple[str, ...] = ()
     int8: bool = True
 
     @property
@@ -48,42 +71,61 @@ class CatalogEntry:
         )
 
 
+_CASED_BERT = TokenizerSpec("BertTokenizer")
+
 CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         "distilbert-base-cased-distilled-squad",
         Task.QA,
         Language.EN,
         "DistilBERT (cased) distilled on SQuAD 1.1: small and fast English QA.",
+        "DistilBertForQuestionAnswering",
+        TokenizerSpec("DistilBertTokenizer"),
     ),
     CatalogEntry(
         "deepset/bert-base-cased-squad2",
         Task.QA,
         Language.EN,
         "BERT base (cased) on SQuAD 2.0: also says when there is no answer.",
+        "BertForQuestionAnswering",
+        _CASED_BERT,
     ),
     CatalogEntry(
         "SkelterLabsInc/bert-base-japanese-jaquad",
         Task.QA,
         Language.JA,
-        "Tohoku BERT (MeCab + WordPiece) fine-tuned on JaQuAD: Japanese QA.",
-    ),
-    CatalogEntry(
-        "llm-book/bert-base-japanese-v3-jsquad",
-        Task.QA,
-        Language.JA,
-        "Tohoku BERT v3 (MeCab unidic-lite + WordPiece) fine-tuned on JSQuAD: Japanese QA.",
+        "Tohoku BERT (whole word masking; MeCab ipadic + WordPiece) fine-tuned on JaQuAD: "
+        "the JaQuAD baseline, Japanese QA.",
+        "BertForQuestionAnswering",
+        TokenizerSpec("BertJapaneseTokenizer", mecab_dic="ipadic"),
     ),
     CatalogEntry(
         "dslim/bert-base-NER",
         Task.NER,
         Language.EN,
         "BERT base (cased) on CoNLL-2003: PER, ORG, LOC, MISC.",
+        "BertForTokenClassification",
+        _CASED_BERT,
+        entity_types=("MISC", "PER", "ORG", "LOC"),
     ),
     CatalogEntry(
         "llm-book/bert-base-japanese-v3-ner-wikipedia-dataset",
         Task.NER,
         Language.JA,
-        "Tohoku BERT v3 on the Stockmark Wikipedia NER data set: 8 Japanese entity types.",
+        "Tohoku BERT v3 (MeCab unidic-lite + WordPiece) on the Stockmark Wikipedia NER data "
+        "set: 8 Japanese entity types.",
+        "BertForTokenClassification",
+        TokenizerSpec("BertJapaneseTokenizer", mecab_dic="unidic_lite"),
+        entity_types=(
+            "人名",
+            "法人名",
+            "政治的組織名",
+            "その他の組織名",
+            "地名",
+            "施設名",
+            "製品名",
+            "イベント名",
+        ),
     ),
 )
 
@@ -140,4 +182,20 @@ def fetch(
         if not existed:
             shutil.rmtree(out, ignore_errors=True)
         raise
+    pin_dictionary(entry, out, log)
     return out
+
+
+def pin_dictionary(entry: CatalogEntry, out: Path, log: Callable[[str], None]) -> None:
+    """Run a Japanese model with the MeCab dictionary it was trained with, as the catalog
+    states it: a tokenizer_config.json without ``mecab_kwargs`` reads as unidic-lite."""
+    from ..model_dir import load_model_dir, write_meta
+    from ..options import Dictionary
+
+    if entry.tokenizer.mecab_dic is None:
+        return
+    stated = Dictionary.parse(entry.tokenizer.mecab_dic).value
+    found = load_model_dir(out).dictionary
+    if found != stated:
+        log(f"{entry.hub_id}: its tokenizer config names {found}; using {stated}, as trained.")
+        write_meta(out, dictionary=stated)
