@@ -221,6 +221,14 @@ def test_answer_summary_escapes_user_text_and_says_each_note_once():
     assert md.count(note) == 1 and "⚠ No NER model." in md
 
 
+def test_a_note_of_every_pipeline_is_said_once():
+    note = "GPU is not available on this machine; running on CPU."
+    stages = [_stage("QA", notes=(note,)), _stage("NER", INFO_FP32, notes=(note, "ner only"))]
+    md = render.answer_summary(None, "qa", "ner", 0, "en", stages, (note,))
+    assert md.count(note) == 1 and md.endswith(f"⚠ {render.escape(note)}")
+    assert "**NER** on CPU: FP32, executed: f32 · ⚠ ner only" in md
+
+
 def test_no_answer_headline():
     assert "No answer" in render.answer_headline(None)
     assert "No answer" in render.answer_headline(Answer("", 0, 0, 0.9, -1))

@@ -1,7 +1,6 @@
-"""Pure functions from results to what the UI shows: highlight payloads, tables, plot data.
+"""Pure functions from results to what the UI shows: highlights, tables, plots, summaries.
 
-Nothing here imports gradio or touches a model, so every view can be unit-tested from plain
-dataclasses. Tables are pandas DataFrames (gradio's Dataframe and native plots take them).
+Nothing here imports gradio or touches a model, so every view is unit-tested from dataclasses.
 """
 
 from __future__ import annotations
@@ -10,7 +9,8 @@ import html
 import itertools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -330,13 +330,13 @@ def precision_text(info: PrecisionInfo | None) -> str:
     return f"{chosen}, executed: {info.executed}"
 
 
-def stage_line(stage: StageTimes) -> str:
+def stage_line(stage: StageTimes, skip: Collection[str] = ()) -> str:
     """How one pipeline ran: device, chosen and executed precision, AUTO's reason, fallbacks."""
     info = stage.precision
     line = f"**{stage.pipeline}** on {escape(stage.device)}: {escape(precision_text(info))}"
     if info is not None and info.requested == "AUTO" and info.reason:
         line += f" — {escape(info.reason)}"
-    return line + "".join(f" · ⚠ {escape(note)}" for note in stage.notes)
+    return line + "".join(f" · ⚠ {escape(n)}" for n in stage.notes if n not in skip)
 
 
 def answer_headline(best: Answer | None) -> str:
@@ -363,10 +363,12 @@ def answer_summary(
         answer_headline(best),
         f"QA: {escape(qa_model)} · NER: {escape(ner_model or '—')} · {n_entities} entities · "
         f"language {escape(language)}",
-        *(stage_line(s) for s in stages),
     ]
-    said = {n for s in stages for n in s.notes}
-    lines += [f"⚠ {escape(n)}" for n in dict.fromkeys(notes) if n not in said]
+    # A note of one pipeline goes on its line; one of several (a device fallback) once, after.
+    counts = Counter(n for s in stages for n in dict.fromkeys(s.notes))
+    shared = {n for n, k in counts.items() if k > 1}
+    lines += [stage_line(s, shared) for s in stages]
+    lines += [f"⚠ {escape(n)}" for n in dict.fromkeys([*notes, *shared]) if counts[n] != 1]
     return "  \n".join(lines)
 
 
@@ -380,10 +382,9 @@ def timing_markdown(stages: Sequence[StageTimes]) -> str:
 
 
 def windows_markdown(n_windows: int, winner: int) -> str:
-    plural = "s" if n_windows != 1 else ""
     return (
-        f"**{n_windows}** window{plural} / ウィンドウ数 {n_windows}; the answer came from "
-        f"window **{winner}** (★)."
+        f"**{n_windows}** window{'s' if n_windows != 1 else ''} / ウィンドウ数 {n_windows}; "
+        f"the answer came from window **{winner}** (★)."
     )
 
 
