@@ -289,7 +289,7 @@ class Engine:
             input_names=tuple(p.any_name for p in compiled.inputs),
             output_names=tuple(p.any_name for p in compiled.outputs),
             compile_ms=compile_ms,
-            executed_precision=executed_precision(compiled),
+            executed_precision=executed_precision(compiled, props.get("INFERENCE_PRECISION_HINT")),
         )
 
     def _read(self, xml: Path, shape: tuple[int, int] | None):
@@ -338,12 +338,15 @@ def precision_config(choice: Choice) -> dict[str, str]:
     return {"INFERENCE_PRECISION_HINT": fp}
 
 
-def executed_precision(compiled) -> str:
-    """What the compiled model runs, read back from it: "f32", "bf16", or int8 matmuls + rest."""
+def executed_precision(compiled, asked: str | None = None) -> str:
+    """What the compiled model runs, read back from it: "f32", "bf16", or int8 matmuls + rest.
+
+    Virtual devices (AUTO) do not report it; then it is the hint asked for, marked as such.
+    """
     try:
         fp = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     except (RuntimeError, AttributeError):
-        fp = "?"
+        fp = f"{asked} (as asked; the device does not report it)" if asked else "unreported"
     kernels = matmul_kernels(compiled)
     int8 = sum(n for (_, prec), n in kernels.items() if prec in INT8_TYPES)
     if not int8:
