@@ -271,9 +271,11 @@ def chart(report: BenchReport, path: Path) -> Path | None:
     ax.set_xticks(x, [e.engine for e in rows], rotation=20, fontsize=8)
     ax.set_ylabel("speed-up vs transformers pipeline")
     cfg = report.config
+    threads = f"{cfg['threads']} thread{'s' if cfg['threads'] != 1 else ''}"
+    isa = "+".join(f for f, on in (report.machine.get("isa") or {}).items() if on) or "?"
     ax.set_title(
-        f"{cfg['arch'] or 'model'} ({cfg['lang']}), end to end, {cfg['threads']} "
-        "threads, median of per-round ratios",
+        f"{cfg['arch'] or 'model'} ({cfg['lang']}), end to end, {threads}, {isa}; "
+        "median of per-round ratios",
         fontsize=9,
     )
     ax.legend(fontsize=8, loc="upper left", ncols=2)
