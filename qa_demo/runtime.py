@@ -348,13 +348,26 @@ def executed_precision(compiled, asked: str | None = None) -> str:
     except (RuntimeError, AttributeError):
         fp = f"{asked} (as asked; the device does not report it)" if asked else "unreported"
     kernels = matmul_kernels(compiled)
-    int8 = sum(n for (_, prec), n in kernels.items() if prec in INT8_TYPES)
+    int8 = {prim for (prim, prec) in kernels if prec in INT8_TYPES}
     if not int8:
         return fp
+    if all("i8" not in prim.lower() for prim in int8) and not _dynamic_int8(compiled):
+        # Weight-only INT8 without int8 dot products: u8 weights unpacked to f32 for f32 math.
+        return f"int8 weights decompressed, {fp} matmuls"
     # Primitive names carry the ISA where the plugin reports one (e.g. brgemm_avx512_amx).
     isa = sorted({p for (p, prec) in kernels if prec in INT8_TYPES and not p.startswith("undef")})
     where = f" ({', '.join(isa)})" if isa else ""
     return f"int8 matmuls{where}, {fp} rest"
+
+
+def _dynamic_int8(compiled) -> bool:
+    """Whether the CPU plugin quantizes activations at run time (weight-only IRs then compute
+    in int8): it does with DYNAMIC_QUANTIZATION_GROUP_SIZE > 0 on CPUs with int8 dot products."""
+    try:
+        group = int(compiled.get_property("DYNAMIC_QUANTIZATION_GROUP_SIZE"))
+    except (RuntimeError, TypeError, ValueError):
+        group = 0
+    return group > 0 and int8_dot_product(cpu_flags())
 
 
 def matmul_kernels(compiled) -> dict[tuple[str, str], int]:
