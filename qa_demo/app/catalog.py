@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,13 +137,11 @@ def find_entry(hub_id: str, catalog: tuple[CatalogEntry, ...] = CATALOG) -> Cata
     raise ModelLoadError(f"{hub_id!r} is not in the model catalog; it has {known}.")
 
 
-def hub_reachable(host: str = HUB_HOST, timeout: float = NETWORK_CHECK_TIMEOUT_S) -> bool:
-    """True if a TCP connection to the Hub opens; a quick check, not a guarantee."""
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def hub_reachable(timeout: float = NETWORK_CHECK_TIMEOUT_S) -> bool:
+    """True if a TCP connection to the Hub ($HF_ENDPOINT) opens; export's one check."""
+    from ..tools.export import hub_reachable as reachable
+
+    return reachable(timeout)
 
 
 def fetch(
