@@ -13,6 +13,7 @@ from pathlib import Path
 from .errors import ModelLoadError, QADemoError
 from .options import Int8Route, Precision
 from .precision import MIN_AGREEMENT_ITEMS
+from .tokenization import is_japanese_tokenizer, read_tokenizer_config
 from .types import Language, Task
 
 META_FILE = "qa_demo.json"
@@ -112,10 +113,7 @@ def load_model_dir(path: str | Path) -> ModelDir:
     int8_files = _int8_files(path, meta)
     if int8_files and "INT8" not in precisions:
         precisions["INT8"] = next(iter(int8_files.values()))
-    tok_config = path / "tokenizer_config.json"
-    default_lang = "en"
-    if tok_config.exists() and "BertJapaneseTokenizer" in tok_config.read_text(encoding="utf-8"):
-        default_lang = "ja"
+    default_lang = "ja" if is_japanese_tokenizer(read_tokenizer_config(path)) else "en"
     try:
         language = Language(meta.get("language", default_lang))
     except ValueError:

@@ -176,16 +176,23 @@ def _read_json(path: Path) -> dict:
         raise ModelLoadError(f"Cannot read {path}: {exc}") from exc
 
 
+def is_japanese_tokenizer(config: dict) -> bool:
+    """Whether a tokenizer_config.json is a MeCab one (BertJapaneseTokenizer): decided here only."""
+    return (config.get("tokenizer_class") == "BertJapaneseTokenizer"
+            or config.get("word_tokenizer_type") == "mecab")
+
+
+def read_tokenizer_config(model_dir: str | Path) -> dict:
+    config_path = Path(model_dir) / "tokenizer_config.json"
+    return _read_json(config_path) if config_path.exists() else {}
+
+
 def load_tokenizer(model_dir: str | Path, dictionary: str | None = None) -> TextTokenizer:
     """Load the tokenizer of a model directory; ``dictionary`` overrides a Japanese model's."""
     model_dir = Path(model_dir)
     config_path = model_dir / "tokenizer_config.json"
-    config = _read_json(config_path) if config_path.exists() else {}
-    is_japanese = (
-        config.get("tokenizer_class") == "BertJapaneseTokenizer"
-        or config.get("word_tokenizer_type") == "mecab"
-    )
-    if is_japanese:
+    config = read_tokenizer_config(model_dir)
+    if is_japanese_tokenizer(config):
         if config.get("word_tokenizer_type", "mecab") != "mecab":
             raise ModelLoadError(
                 f"{config_path}: word_tokenizer_type {config['word_tokenizer_type']!r} is not "

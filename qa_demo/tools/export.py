@@ -21,7 +21,7 @@ from ..errors import DataError, InputError, ModelLoadError, require
 from ..model_dir import INT8_FILES, PRECISION_FILES, load_model_dir, write_meta
 from ..options import Dictionary, Int8Route
 from ..segment import detect_language
-from ..tokenization import load_tokenizer
+from ..tokenization import is_japanese_tokenizer, load_tokenizer, read_tokenizer_config
 from ..types import Task
 from ..windows import batch, build_windows
 
@@ -281,7 +281,7 @@ def _write(src, out: Path, task: Task, model, tokenizer, int8: bool, calibration
 
     tokenizer.save_pretrained(out)
     model.config.save_pretrained(out)
-    lang, dictionary = tokenizer_language(tokenizer, language)
+    lang, dictionary = tokenizer_language(out, language)
     write_meta(out, task=task.value, language=lang, dictionary=dictionary,
                description=description or f"{task.value.upper()} model exported from {src}",
                source=str(src))
@@ -317,13 +317,15 @@ def _write(src, out: Path, task: Task, model, tokenizer, int8: bool, calibration
     return ExportReport(out, tuple(precisions), diffs)
 
 
-def tokenizer_language(tokenizer, language: str | None) -> tuple[str, str | None]:
-    """("ja"/"en", MeCab dictionary or None): "is this model Japanese", decided here once."""
-    is_japanese = type(tokenizer).__name__ == "BertJapaneseTokenizer"
+def tokenizer_language(out: Path, language: str | None) -> tuple[str, str | None]:
+    """("ja"/"en", MeCab dictionary or None) of the tokenizer files saved in ``out``; "is this
+    model Japanese" is ``tokenization.is_japanese_tokenizer``'s call, as when serving."""
+    config = read_tokenizer_config(out)
+    is_japanese = is_japanese_tokenizer(config)
     lang = language or ("ja" if is_japanese else "en")
     if not is_japanese:
         return lang, None
-    dic = (getattr(tokenizer, "mecab_kwargs", None) or {}).get("mecab_dic") or "unidic_lite"
+    dic = (config.get("mecab_kwargs") or {}).get("mecab_dic") or "unidic_lite"
     try:
         return lang, Dictionary.parse(dic).value
     except InputError:  # a dictionary path of the checkpoint's own: pass it on as it is
