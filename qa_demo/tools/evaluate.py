@@ -120,7 +120,7 @@ def evaluate_ner_examples(model_dir, examples, progress: bool = True,
 # -- CLI ------------------------------------------------------------------------------------------
 
 
-def _select(items, holdout: float | None, part: str, key, limit: int | None) -> list:
+def _select_split(items, holdout: float | None, part: str, key, limit: int | None) -> list:
     from itertools import islice
 
     from .datasets import split_examples
@@ -180,7 +180,7 @@ def cmd_eval_qa(args) -> None:
         raise InputError("--agreement-with compares predictions: do not pass --predictions ''.")
     path = Path(args.data)
     version = squad_version(path)
-    examples = _select(read_squad(path), args.holdout, args.part, qa_group, args.limit)
+    examples = _select_split(read_squad(path), args.holdout, args.part, qa_group, args.limit)
     options = {"max_seq_len": args.max_seq_len, "doc_stride": args.doc_stride}
     language = args.language or data_language(examples)
     out = Path(args.predictions) if args.predictions else None
@@ -216,7 +216,7 @@ def cmd_eval_ner(args) -> None:
     from .datasets import read_ner
 
     path = Path(args.data)
-    examples = _select(read_ner(path), args.holdout, args.part, lambda e: e.group, args.limit)
+    examples = _select_split(read_ner(path), args.holdout, args.part, lambda e: e.group, args.limit)
     options = {"max_seq_len": args.max_seq_len, "aggregation": args.aggregation}
     scores = evaluate_ner_examples(args.model, examples, True, options, args.device,
                                    args.precision, args.dictionary, args.int8_route)

@@ -30,7 +30,7 @@ from .machine import isa_flags, machine_info, peak_ratio
 from .measure import Measured, Sample, bound_ms, bound_ratios, ceiling, flops_per_window, measure
 from .report import BenchReport, EngineSummary, chart, check_answers, markdown, summarize
 from .startup import measure_startup
-from .weights import Prepared, prepare
+from .weights import BenchSetup, prepare
 
 
 def run(cfg: BenchConfig, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)):
@@ -54,7 +54,7 @@ def run(cfg: BenchConfig, log: Callable[[str], None] = lambda m: print(m, file=s
 
 def build_report(
     cfg: BenchConfig,
-    prep: Prepared,
+    prep: BenchSetup,
     engines: list[BenchEngine],
     skipped: dict[str, str],
     measured: Measured,
@@ -155,7 +155,7 @@ def _rates(measured: Measured, flops: float) -> dict[str, dict]:
 
 
 def _ceilings(
-    prep: Prepared, case_windows: list[list], measured: Measured, names: list[str]
+    prep: BenchSetup, case_windows: list[list], measured: Measured, names: list[str]
 ) -> dict[str, dict[str, float]]:
     """Per precision measured: the reference's time / the bound of the windows it runs."""
     if not case_windows or REFERENCE not in names:
@@ -235,7 +235,8 @@ def add_subcommands(sub) -> None:
         choices=list(ARCHS),
         help="random-weight model of this real size (default: distilbert)",
     )
-    p.add_argument("--lang", default="en", choices=["en", "ja"])
+    p.add_argument("--language", "--lang", dest="lang", default="en", choices=["en", "ja"],
+                   help="contexts and vocabulary (--lang is the old spelling)")
     p.add_argument("--contexts", default="both", choices=["short", "long", "both"])
     p.add_argument("--engines", nargs="+", choices=ENGINES, help="default: all")
     p.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")

@@ -73,7 +73,7 @@ class BenchConfig:
         if self.arch is not None and self.arch not in ARCHS:
             raise InputError(f"Unknown --arch {self.arch!r}; expected one of {tuple(ARCHS)}.")
         if self.lang not in VOCAB_SIZES:
-            raise InputError(f"--lang must be en or ja, got {self.lang!r}.")
+            raise InputError(f"--language must be en or ja, got {self.lang!r}.")
         if self.contexts not in ("short", "long", "both"):
             raise InputError(f"--contexts must be short, long or both, got {self.contexts!r}.")
         unknown = [e for e in self.engines if e not in ENGINES]

@@ -33,7 +33,7 @@ from ...runtime import INT8_TYPES, Engine, executed_precision, matmul_kernels
 from ...windows import batch, build_windows
 from .config import WINDOW_TOKENS, BenchConfig
 from .contexts import BenchCase
-from .weights import Prepared
+from .weights import BenchSetup
 
 #: The GEMM rate that bounds an engine's model-only time, by the precision it runs.
 BOUND_OF = {Precision.BF16: "bf16", Precision.INT8: "int8"}  # anything else: "f32"
@@ -226,7 +226,7 @@ class _Maker:
     """What the engines share: the config, the weights, one OpenVINO Engine, the model dir."""
 
     cfg: BenchConfig
-    prep: Prepared
+    prep: BenchSetup
     opts: QAOptions
     engine: Engine
     base: ModelDir
@@ -288,7 +288,7 @@ def only_route(base: ModelDir, route: Int8Route) -> ModelDir:
     return replace(base, precisions={**base.precisions, "INT8": path}, int8_files={route: path})
 
 
-def make_engines(cfg: BenchConfig, prep: Prepared, log) -> tuple[list[BenchEngine], dict]:
+def make_engines(cfg: BenchConfig, prep: BenchSetup, log) -> tuple[list[BenchEngine], dict]:
     """The engines asked for; those that cannot run here are returned with the one-line
     reason (a missing package, or a precision the device does not support)."""
     require("transformers", "bench")
@@ -309,7 +309,7 @@ def make_engines(cfg: BenchConfig, prep: Prepared, log) -> tuple[list[BenchEngin
     return engines, skipped
 
 
-def window_feed(prep: Prepared) -> dict[str, np.ndarray]:
+def window_feed(prep: BenchSetup) -> dict[str, np.ndarray]:
     """One full 384-token window (question + context), as our preprocessing builds it."""
     from ...tokenization import load_tokenizer
 

@@ -14,7 +14,7 @@ from ...model_dir import PRECISION_FILES
 from ...runtime import Engine
 from ...types import Task
 from .config import BenchConfig
-from .weights import Prepared, build_checkpoint
+from .weights import BenchSetup, build_checkpoint
 
 _READY_BARE = """
 import gradio as gr
@@ -69,7 +69,7 @@ def _time_until_ready(code: str, env: dict) -> float:
     raise DataError(f"The start-up probe failed: {err.strip().splitlines()[-1:]}")
 
 
-def measure_startup(cfg: BenchConfig, prep: Prepared, log) -> dict:
+def measure_startup(cfg: BenchConfig, prep: BenchSetup, log) -> dict:
     """Compile times (first, cached), app start vs a bare Blocks app, and peak RSS."""
     out: dict = {}
     xml = prep.model_dir / PRECISION_FILES["FP32"]
@@ -120,7 +120,7 @@ def measure_startup(cfg: BenchConfig, prep: Prepared, log) -> dict:
     return out
 
 
-def _app_startup(prep: Prepared, env: dict) -> dict:
+def _app_startup(prep: BenchSetup, env: dict) -> dict:
     """Our app's start to ready, with a warm compile cache, if ui.build_app exists."""
     try:
         from ...app import ui
@@ -144,7 +144,7 @@ def _app_startup(prep: Prepared, env: dict) -> dict:
     return {"app_ready_s": round(min(runs), 2)}
 
 
-def _ner_dir(cfg: BenchConfig, prep: Prepared, log) -> Path | None:
+def _ner_dir(cfg: BenchConfig, prep: BenchSetup, log) -> Path | None:
     """A random NER model of the same size, for the QA + NER memory figure (--arch only)."""
     if not cfg.arch:
         return None

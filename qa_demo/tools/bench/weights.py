@@ -19,7 +19,7 @@ from .contexts import BenchCase, english_cases, japanese_cases
 
 
 @dataclass(frozen=True)
-class Prepared:
+class BenchSetup:
     """Everything the engines share: one checkpoint, its IR files and the cases."""
 
     checkpoint: Path  # transformers checkpoint (config, weights, tokenizer)
@@ -130,7 +130,7 @@ def _default_shared_data() -> Path:
     return Path.cwd().parent / "shared" / "data"
 
 
-def prepare(cfg: BenchConfig, log: Callable[[str], None]) -> Prepared:
+def prepare(cfg: BenchConfig, log: Callable[[str], None]) -> BenchSetup:
     """Build (or reuse) the checkpoint, its model directory (FP32 IR, both INT8 routes and
     their agreement with FP32, as ``export --int8`` writes them) and the ONNX files."""
     require("torch", "bench")
@@ -149,7 +149,7 @@ def prepare(cfg: BenchConfig, log: Callable[[str], None]) -> Prepared:
     params, hidden, layers = count_params(model)
     note = _auto_agreement(cfg, ir, log)
     md = load_model_dir(ir)
-    return Prepared(
+    return BenchSetup(
         ckpt,
         ir,
         dict(md.int8_files),
