@@ -17,10 +17,11 @@ EXIT_USER_ERROR = 2
 #: Modules with an ``add_subcommands(subparsers)`` function: serve, eval, train, bench.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "qa_demo.tools.evaluate",
-    "qa_demo.tools.train.train",
+    "qa_demo.tools.train.cli",
     "qa_demo.tools.train.pretrain",
     "qa_demo.tools.bench.cli",
     "qa_demo.app.serve",
+    "qa_demo.tools.loadtest",
 )
 
 

