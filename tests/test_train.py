@@ -10,8 +10,9 @@ import pytest
 
 from qa_demo.cli import main
 from qa_demo.errors import InputError
-from qa_demo.model_dir import PRECISION_FILES
-from qa_demo.tools.train.train import SCRATCH_JA, ScratchConfig, TrainConfig, train
+from qa_demo.model_dir import INT8_FILES, PRECISION_FILES
+from qa_demo.options import Int8Route
+from qa_demo.tools.train import SCRATCH_JA, ScratchConfig, TrainConfig, train
 from qa_demo.types import Task
 
 CONTEXTS = [
@@ -98,7 +99,8 @@ def test_int8_only_model_when_fp32_is_left_out(en_checkpoint, tmp_path):
     train(cfg, log=lambda m: None)
     assert not (out / "openvino_model.xml").exists() and not (out / "openvino_model.bin").exists()
     meta = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
-    assert meta["precisions"] == ["INT8"]
+    # Only INT8 IRs (one per route export writes), no FP32.
+    assert meta["precisions"] and all(p.startswith("INT8") for p in meta["precisions"])
     context = "Ada Lovelace wrote the report in London."
     best = QuestionAnswerer.load(out, precision="INT8").ask("Who?", context).best
     assert best.text == context[best.start : best.end]
@@ -147,7 +149,7 @@ def test_lr_search_prints_trials_and_saves_a_plot(en_checkpoint, tmp_path, capsy
 def test_ner_labels_follow_char_spans_in_bio_and_io(en_ner_checkpoint):
     from qa_demo.tokenization import load_tokenizer
     from qa_demo.tools.datasets import EntitySpan, NERExample
-    from qa_demo.tools.train.train import ner_features, ner_labels
+    from qa_demo.tools.train.data import ner_features, ner_labels
 
     tok = load_tokenizer(en_ner_checkpoint)
     ex = NERExample("1", "Ada Lovelace went to London", (EntitySpan(0, 12, "PER"),
@@ -189,9 +191,12 @@ def test_shipped_model_card_quick_check_reproduces(name, capsys, monkeypatch):
     meta = json.loads((model / "qa_demo.json").read_text(encoding="utf-8"))
     assert "demo" in meta["description"].lower()
     # INT8 everywhere; FP32 where the 150 MB budget has room (the card says which).
-    assert "INT8" in meta["precisions"] and set(meta["precisions"]) <= {"FP32", "INT8"}
+    int8 = [p for p in meta["precisions"] if p.startswith("INT8")]
+    assert int8 and set(meta["precisions"]) - set(int8) <= {"FP32"}
     for precision in meta["precisions"]:
-        assert (model / PRECISION_FILES[precision]).exists()
+        route = precision.partition("-")[2]  # "INT8-static" -> "static"; older dirs say "INT8"
+        ir = INT8_FILES[Int8Route(route)] if route else PRECISION_FILES[precision]
+        assert (model / ir).exists(), precision
     card = (model / "README.md").read_text(encoding="utf-8")
     section = re.search(r"## Quick check.*?(?=\n## |\Z)", card, re.S)
     assert section, f"{name}/README.md has no Quick check section"
