@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import DeviceError, InputError
 from ..options import Aggregation, Int8Route, Precision
+from ..precision import Choice
 from .scoring import NERScores, QAScores, score_ner, score_qa
 
 # -- running models -------------------------------------------------------------------------------
@@ -78,7 +79,17 @@ def predict_qa_with(model_dir, examples, progress: bool = True, options: dict | 
     qa = QuestionAnswerer.load(model_dir, device=device, precision=precision,
                                options=QAOptions(**(options or {})), dictionary=dictionary,
                                int8_route=int8_route)
+    _say_precision(qa, progress)
     return predict_qa(qa, examples, progress)
+
+
+def _say_precision(pipeline, progress: bool) -> None:
+    """What the scores are of: the precision chosen and executed (refused if emulation fails)."""
+    executed = pipeline.compiled.executed_precision
+    if pipeline.choice.precision is Precision.BF16 and executed != "bf16":
+        raise DeviceError(f"BF16 executes as {executed} on this CPU; it cannot be scored here.")
+    if progress:
+        print(f"precision: {pipeline.choice.label} (executed: {executed})", file=sys.stderr)
 
 
 def answer_agreement(preds: dict[str, str], reference: dict[str, str]) -> tuple[int, int]:
@@ -103,6 +114,7 @@ def evaluate_ner_examples(model_dir, examples, progress: bool = True,
     tagger = EntityTagger.load(model_dir, device=device, precision=precision,
                                options=NEROptions(**(options or {})), dictionary=dictionary,
                                int8_route=int8_route)
+    _say_precision(tagger, progress)
     examples = list(examples)
     bar = Progress(len(examples), "eval ner", progress)
     gold, pred = [], []
@@ -173,6 +185,15 @@ def _record(args, items: list, path: Path) -> None:
         f"{k} {v:.1%}" for k, v in agreement.items()), file=sys.stderr)
 
 
+def _precision(args):
+    """--precision as given, or with --emulated a BF16 Choice that skips the device check."""
+    if getattr(args, "emulated", False):
+        if Precision.parse(args.precision) is not Precision.BF16:
+            raise InputError("--emulated goes with --precision BF16.")
+        return Choice(Precision.BF16, Precision.BF16, None, "emulated where not native")
+    return args.precision
+
+
 def cmd_eval_qa(args) -> None:
     from .datasets import qa_group, read_squad, squad_version
 
@@ -185,7 +206,7 @@ def cmd_eval_qa(args) -> None:
     language = args.language or data_language(examples)
     out = Path(args.predictions) if args.predictions else None
     scores = evaluate_qa_examples(args.model, examples, version, language, True, options,
-                                  args.device, args.precision, args.dictionary, out,
+                                  args.device, _precision(args), args.dictionary, out,
                                   args.int8_route)
     if args.record_agreement:
         _record(args, [(ex.question, ex.context) for ex in examples], path)
@@ -219,7 +240,7 @@ def cmd_eval_ner(args) -> None:
     examples = _select_split(read_ner(path), args.holdout, args.part, lambda e: e.group, args.limit)
     options = {"max_seq_len": args.max_seq_len, "aggregation": args.aggregation}
     scores = evaluate_ner_examples(args.model, examples, True, options, args.device,
-                                   args.precision, args.dictionary, args.int8_route)
+                                   _precision(args), args.dictionary, args.int8_route)
     if args.record_agreement:
         _record(args, [ex.text for ex in examples if ex.text.strip()], path)
     if args.json:
@@ -249,6 +270,10 @@ def add_subcommands(sub) -> None:
         q.add_argument("--int8-route", choices=Int8Route.choices(),
                        help="with --precision INT8: which INT8 IR (default: the one this CPU "
                             "runs fastest)")
+        q.add_argument("--emulated", action="store_true",
+                       help="with --precision BF16: run it even where the device does not list "
+                            "it (OpenVINO emulates bf16 on AVX-512), to score the numerics a "
+                            "native-bf16 CPU would give; the executed precision is checked")
         q.add_argument("--record-agreement", action="store_true",
                        help="measure every faster route's agreement with FP32 on this data "
                             "and record it in the model's qa_demo.json (what AUTO goes by)")
