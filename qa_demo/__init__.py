@@ -1,8 +1,8 @@
 """Japanese/English extractive QA and NER on OpenVINO, with exact character offsets.
 
-    qa = qa_demo.QuestionAnswerer.load("models/x", device="CPU")
-    result = qa.ask(question, context)
-    result.best.text == context[result.best.start:result.best.end]
+qa = qa_demo.QuestionAnswerer.load("models/x", device="CPU")
+result = qa.ask(question, context)
+result.best.text == context[result.best.start:result.best.end]
 """
 
 from .errors import (

@@ -50,17 +50,23 @@ def cmd_devices(args) -> None:
     devices = []
     for d in engine.devices():
         caps = engine.capabilities(d)
-        devices.append({
-            "device": d,
-            "name": engine.device_name(d),
-            "precisions": [p.value for p in caps.supported()],
-            "int8_dot_product": caps.int8_dot,
-            "fastest_first": [f"{p.value}-{r.value}" if r else p.value
-                              for p, r in speed_order(caps)],
-        })
+        devices.append(
+            {
+                "device": d,
+                "name": engine.device_name(d),
+                "precisions": [p.value for p in caps.supported()],
+                "int8_dot_product": caps.int8_dot,
+                "fastest_first": [
+                    f"{p.value}-{r.value}" if r else p.value for p, r in speed_order(caps)
+                ],
+            }
+        )
     isa = sorted(f for f in cpu_flags() if f.startswith(("avx", "amx")))
-    human = "\n".join(f"{d['device']}\t{d['name']}\tprecisions {', '.join(d['precisions'])}"
-                      f"\tfastest first: {' > '.join(d['fastest_first'])}" for d in devices)
+    human = "\n".join(
+        f"{d['device']}\t{d['name']}\tprecisions {', '.join(d['precisions'])}"
+        f"\tfastest first: {' > '.join(d['fastest_first'])}"
+        for d in devices
+    )
     _print({"devices": devices, "cpu_isa": isa}, args.json, human + f"\nCPU ISA: {' '.join(isa)}")
 
 
@@ -109,8 +115,9 @@ def cmd_ask(args) -> None:
         max_answer_len=args.max_answer_len,
         null_threshold=args.null_threshold,
     )
-    qa = QuestionAnswerer.load(args.model, options=options, dictionary=args.dictionary,
-                               **_engine_kwargs(args))
+    qa = QuestionAnswerer.load(
+        args.model, options=options, dictionary=args.dictionary, **_engine_kwargs(args)
+    )
     result = qa.ask(args.question, context)
     lines = [f"{a.score:.4f}\t[{a.start}:{a.end}]\t{a.text}" for a in result.answers]
     lines.append(f"({result.timings.total:.1f} ms on {result.device}, {result.precision})")
@@ -149,8 +156,16 @@ def cmd_export(args) -> None:
             language=args.language,
             overwrite=args.overwrite,
         )
-    print(json.dumps({"out": str(report.out_dir), "precisions": list(report.precisions),
-                      "max_abs_diff": report.max_abs_diff}, indent=2))
+    print(
+        json.dumps(
+            {
+                "out": str(report.out_dir),
+                "precisions": list(report.precisions),
+                "max_abs_diff": report.max_abs_diff,
+            },
+            indent=2,
+        )
+    )
 
 
 def cmd_quantize(args) -> None:
@@ -165,17 +180,26 @@ def cmd_quantize(args) -> None:
 
 def _model_args(p: argparse.ArgumentParser, with_device: bool = True) -> None:
     p.add_argument("--model", required=True, help="model directory")
-    p.add_argument("--dictionary", type=lambda v: Dictionary.parse(v).value,
-                   help=f"MeCab dictionary: {', '.join(Dictionary.choices())}")
+    p.add_argument(
+        "--dictionary",
+        type=lambda v: Dictionary.parse(v).value,
+        help=f"MeCab dictionary: {', '.join(Dictionary.choices())}",
+    )
     if with_device:
         p.add_argument("--device", default="CPU", help="CPU, GPU, NPU, AUTO ...")
-        p.add_argument("--precision", default=Precision.AUTO.value,
-                       type=lambda v: Precision.parse(v).value, choices=Precision.choices(),
-                       help="AUTO (default): the fastest precision measured to agree with "
-                            "FP32 for this model on this device")
-        p.add_argument("--static-shapes", action="store_true",
-                       help="compile static shapes (128/256/384/512 tokens), as NPU needs; "
-                            "automatic on NPU")
+        p.add_argument(
+            "--precision",
+            default=Precision.AUTO.value,
+            type=lambda v: Precision.parse(v).value,
+            choices=Precision.choices(),
+            help="AUTO (default): the fastest precision measured to agree with "
+            "FP32 for this model on this device",
+        )
+        p.add_argument(
+            "--static-shapes",
+            action="store_true",
+            help="compile static shapes (128/256/384/512 tokens), as NPU needs; automatic on NPU",
+        )
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -210,8 +234,12 @@ def _add_serving_commands(sub) -> None:
     p = sub.add_parser("ner", help="tag named entities")
     _model_args(p)
     _text_args(p)
-    p.add_argument("--aggregation", default=None, choices=Aggregation.choices(),
-                   help="how word pieces form words (default: the model's own, else simple)")
+    p.add_argument(
+        "--aggregation",
+        default=None,
+        choices=Aggregation.choices(),
+        help="how word pieces form words (default: the model's own, else simple)",
+    )
     p.set_defaults(func=cmd_ner)
 
 
@@ -221,13 +249,22 @@ def _add_export_commands(sub) -> None:
     p.add_argument("src", help="local checkpoint directory or Hub id")
     p.add_argument("out", help="output model directory")
     p.add_argument("--task", required=True, choices=["qa", "ner"])
-    p.add_argument("--int8", action="store_true",
-                   help="also write NNCF INT8 models and measure their agreement with FP32")
-    p.add_argument("--int8-route", choices=routes, default="both",
-                   help="static (post-training quantization: fastest with VNNI/AMX), weights "
-                   "(weight-only: the route for AVX2 CPUs) or both (default; the runtime picks)")
-    p.add_argument("--calibration", help="SQuAD JSON or plain-text file for INT8 calibration "
-                   "(default: a small built-in set)")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="also write NNCF INT8 models and measure their agreement with FP32",
+    )
+    p.add_argument(
+        "--int8-route",
+        choices=routes,
+        default="both",
+        help="static (post-training quantization: fastest with VNNI/AMX), weights "
+        "(weight-only: the route for AVX2 CPUs) or both (default; the runtime picks)",
+    )
+    p.add_argument(
+        "--calibration",
+        help="SQuAD JSON or plain-text file for INT8 calibration (default: a small built-in set)",
+    )
     p.add_argument("--language", choices=["ja", "en"])
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export)
@@ -236,8 +273,11 @@ def _add_export_commands(sub) -> None:
     p.add_argument("model", help="model directory with openvino_model.xml")
     p.add_argument("--int8-route", choices=routes, default="both")
     p.add_argument("--calibration", help="SQuAD JSON or plain-text file (default: built-in set)")
-    p.add_argument("--holdout", type=float,
-                   help="calibrate on the training side of `train --holdout PCT`'s split")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        help="calibrate on the training side of `train --holdout PCT`'s split",
+    )
     p.set_defaults(func=cmd_quantize)
 
 

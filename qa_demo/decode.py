@@ -123,9 +123,7 @@ def group_tags(tags: list[str], scores) -> list[TagSpan]:
 
     for i, (tag, score) in enumerate(zip(tags, scores, strict=True)):
         prefix, kind = split_tag(tag)
-        continues = (
-            prefix in ("I", "E") and label == kind and not closed and prefix != OUTSIDE
-        )
+        continues = prefix in ("I", "E") and label == kind and not closed and prefix != OUTSIDE
         if continues:
             members.append(score)
         else:

@@ -21,8 +21,10 @@ META_FILE = "qa_demo.json"
 #: "INT8" is the weight-only INT8 IR (or, in older directories, the route qa_demo.json names).
 PRECISION_FILES = {"FP32": "openvino_model.xml", "INT8": "openvino_model_int8.xml"}
 #: The INT8 IR of each route. BF16 and FP16 run the FP32 IR with another inference hint.
-INT8_FILES = {Int8Route.WEIGHTS: "openvino_model_int8.xml",
-              Int8Route.STATIC: "openvino_model_int8_static.xml"}
+INT8_FILES = {
+    Int8Route.WEIGHTS: "openvino_model_int8.xml",
+    Int8Route.STATIC: "openvino_model_int8_static.xml",
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,7 @@ class ModelDir:
             return self.int8_files[route]
         if precision.value not in self.precisions:
             raise ModelLoadError(
-                f"{self.path} has no {precision.value} model; it has "
-                f"{', '.join(self.precisions)}."
+                f"{self.path} has no {precision.value} model; it has {', '.join(self.precisions)}."
             )
         return self.precisions[precision.value]
 
@@ -151,8 +152,11 @@ def _agreement(meta: dict, meta_path: Path) -> dict[str, float]:
         raise ModelLoadError(f"{meta_path}: 'agreement' must map route names to measurements.")
     out = {}
     for key, value in raw.items():
-        if not (isinstance(value, dict) and isinstance(value.get("share"), (int, float))
-                and isinstance(value.get("items"), int)):
+        if not (
+            isinstance(value, dict)
+            and isinstance(value.get("share"), (int, float))
+            and isinstance(value.get("items"), int)
+        ):
             raise ModelLoadError(
                 f"{meta_path}: agreement[{key!r}] must be {{'share': 0-1, 'items': N, ...}}, "
                 f"got {value!r}."

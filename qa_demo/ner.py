@@ -79,7 +79,8 @@ class EntityTagger(Pipeline):
         #: What ``aggregation=None`` means for this model.
         try:
             self.default_aggregation = Aggregation.parse(
-                self.model.aggregation or DEFAULT_AGGREGATION, "aggregation")
+                self.model.aggregation or DEFAULT_AGGREGATION, "aggregation"
+            )
         except InputError as exc:
             raise ModelLoadError(f"{self.model.path}/qa_demo.json: {exc}") from None
         labels = self.model.id2label
@@ -120,11 +121,16 @@ class EntityTagger(Pipeline):
         self, text: str, prepared: NERPrepared, logits: list[np.ndarray], opts: NEROptions
     ) -> NERResult:
         entities, tokens = self.decode(text, prepared.encoding, prepared.windows, logits, opts)
-        return NERResult(tuple(entities), tuple(tokens), Timings(), "",
-                         encoding=prepared.encoding)
+        return NERResult(tuple(entities), tuple(tokens), Timings(), "", encoding=prepared.encoding)
 
-    def decode(self, text: str, enc: Encoded, windows: list[Window], logits: list[np.ndarray],
-               opts: NEROptions) -> tuple[list[Entity], list[TaggedToken]]:
+    def decode(
+        self,
+        text: str,
+        enc: Encoded,
+        windows: list[Window],
+        logits: list[np.ndarray],
+        opts: NEROptions,
+    ) -> tuple[list[Entity], list[TaggedToken]]:
         """Per-token tags (each token from the window where it sits furthest from an edge),
         then entities by the aggregation asked for."""
         n = len(enc)
@@ -172,8 +178,9 @@ class EntityTagger(Pipeline):
         words: list[list[int]] = []
         for g in groups:
             first = g[0]
-            is_subword = enc.pieces[first].startswith("##") and enc.ids[first] != \
-                self.tokenizer.unk_id
+            is_subword = (
+                enc.pieces[first].startswith("##") and enc.ids[first] != self.tokenizer.unk_id
+            )
             if words and is_subword:
                 words[-1].extend(g)
             else:

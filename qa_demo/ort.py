@@ -43,8 +43,7 @@ class OrtRunner:
                 f"The model expects inputs {list(self.input_names)} but got {sorted(feeds)}."
             )
         self.calls += 1
-        values = self.session.run(list(self.output_names),
-                                  {n: feeds[n] for n in self.input_names})
+        values = self.session.run(list(self.output_names), {n: feeds[n] for n in self.input_names})
         return dict(zip(self.output_names, values, strict=True))
 
     def infer_each(self, feeds_list: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
@@ -69,12 +68,20 @@ class OrtEngine:
         if precision is Precision.AUTO:
             precision = Precision.FP32
         if precision not in self.files:
-            raise ModelLoadError(f"No ONNX file for {precision.value}; have "
-                                 f"{', '.join(p.value for p in self.files)}.")
+            raise ModelLoadError(
+                f"No ONNX file for {precision.value}; have "
+                f"{', '.join(p.value for p in self.files)}."
+            )
         return Choice(precision, precision, None, "ONNX Runtime file as given")
 
-    def runner(self, model: ModelDir, device: str, choice: Choice,
-               hint: Hint = Hint.LATENCY, shape: tuple[int, int] | None = None) -> OrtRunner:
+    def runner(
+        self,
+        model: ModelDir,
+        device: str,
+        choice: Choice,
+        hint: Hint = Hint.LATENCY,
+        shape: tuple[int, int] | None = None,
+    ) -> OrtRunner:
         if choice.precision not in self._runners:
             self._runners[choice.precision] = self._session(choice.precision)
         return self._runners[choice.precision]
@@ -86,8 +93,9 @@ class OrtEngine:
             options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         t0 = time.perf_counter()
-        session = ort.InferenceSession(str(self.files[precision]), options,
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(self.files[precision]), options, providers=["CPUExecutionProvider"]
+        )
         compile_ms = (time.perf_counter() - t0) * 1000
         return OrtRunner(
             session,

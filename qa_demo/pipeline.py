@@ -59,8 +59,11 @@ class Pipeline:
         self.engine: Backend = engine or Engine()
         self.device = self.engine.check_device(device)
         #: The precision and INT8 route this pipeline runs, and why (AUTO's pick).
-        self.choice: Choice = (precision if isinstance(precision, Choice) else
-                               self.engine.choose(model, self.device, Precision.parse(precision)))
+        self.choice: Choice = (
+            precision
+            if isinstance(precision, Choice)
+            else self.engine.choose(model, self.device, Precision.parse(precision))
+        )
         if int8_route is not None and self.choice.precision is Precision.INT8:
             route = Int8Route.parse(int8_route, "INT8 route")
             self.choice = replace(self.choice, route=route, reason=f"INT8 {route.value} as asked")
@@ -69,9 +72,7 @@ class Pipeline:
         #: Sequence lengths to compile static shapes for; None runs the IR's dynamic shapes.
         self.static_buckets = static_buckets or (STATIC_BUCKETS if needs_static else None)
         model.xml(self.choice.precision, self.choice.route)  # fail now, not at a request
-        self.tokenizer: TextTokenizer = load_tokenizer(
-            model.path, dictionary or model.dictionary
-        )
+        self.tokenizer: TextTokenizer = load_tokenizer(model.path, dictionary or model.dictionary)
         self._check_vocab()
 
     def _check_vocab(self) -> None:
@@ -89,12 +90,19 @@ class Pipeline:
         """Windows longer than the model's position table cannot run: say so, not crash."""
         limit = self.model.config.get("max_position_embeddings")
         if isinstance(limit, int) and max_seq_len > limit:
-            raise InputError(f"max_seq_len {max_seq_len} is longer than this model's "
-                             f"{limit} positions; use at most {limit}.")
+            raise InputError(
+                f"max_seq_len {max_seq_len} is longer than this model's "
+                f"{limit} positions; use at most {limit}."
+            )
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "CPU",
-             precision: Precision | str = Precision.AUTO, **kwargs):
+    def load(
+        cls,
+        path: str | Path,
+        device: str = "CPU",
+        precision: Precision | str = Precision.AUTO,
+        **kwargs,
+    ):
         """Load a model directory: ``QuestionAnswerer.load("models/x", device="CPU")``."""
         return cls(load_model_dir(path), device=device, precision=precision, **kwargs)
 
@@ -119,8 +127,12 @@ class Pipeline:
         return self.runner(max(self.static_buckets) if self.static_buckets else None)
 
     def precision_info(self) -> PrecisionInfo:
-        return PrecisionInfo(self.choice.requested.value, self.choice.label.split("→ ")[-1],
-                             self.compiled.executed_precision, self.choice.reason)
+        return PrecisionInfo(
+            self.choice.requested.value,
+            self.choice.label.split("→ ")[-1],
+            self.compiled.executed_precision,
+            self.choice.reason,
+        )
 
     def warm_up(self) -> float:
         """Compile now; returns the compile time in ms (0 if it was already compiled)."""
@@ -164,8 +176,9 @@ class Pipeline:
         shapes: one call per window, padded to its bucket, on that bucket's compile.
         """
         if self.static_buckets:
-            calls = [([i], bucket_width(len(w), self.static_buckets))
-                     for i, w in enumerate(windows)]
+            calls = [
+                ([i], bucket_width(len(w), self.static_buckets)) for i, w in enumerate(windows)
+            ]
         else:
             calls = [(idx, None) for idx in length_groups(windows)]
         out: list[dict[str, np.ndarray]] = [{} for _ in windows]

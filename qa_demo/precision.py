@@ -108,8 +108,10 @@ def int8_route(caps: DeviceCaps, routes: set[Int8Route]) -> Int8Route:
 
 def unsupported_message(precision: Precision, caps: DeviceCaps) -> str:
     supported = ", ".join(p.value for p in caps.supported())
-    return (f"{precision.value} is not supported on {caps.device}"
-            f"{f' ({caps.name})' if caps.name else ''}; it supports {supported}.")
+    return (
+        f"{precision.value} is not supported on {caps.device}"
+        f"{f' ({caps.name})' if caps.name else ''}; it supports {supported}."
+    )
 
 
 def choose(
@@ -136,8 +138,9 @@ def choose(
     return _auto(caps, has_fp32, int8_routes, agreement)
 
 
-def _auto(caps: DeviceCaps, has_fp32: bool, int8_routes: set[Int8Route],
-          agreement: dict[str, float]) -> Choice:
+def _auto(
+    caps: DeviceCaps, has_fp32: bool, int8_routes: set[Int8Route], agreement: dict[str, float]
+) -> Choice:
     if not has_fp32:  # an INT8-only model (a size budget): INT8 is all there is
         route = int8_route(caps, int8_routes)
         return Choice(Precision.AUTO, Precision.INT8, route, "the model ships only INT8")
@@ -149,13 +152,20 @@ def _auto(caps: DeviceCaps, has_fp32: bool, int8_routes: set[Int8Route],
         share = agreement.get(agreement_key(precision, route))
         if share is not None and share >= AGREEMENT_THRESHOLD:
             what = agreement_key(precision, route)
-            return Choice(Precision.AUTO, precision, route,
-                          f"fastest on {caps.device} with {share:.1%} agreement with FP32 "
-                          f"(>= {AGREEMENT_THRESHOLD:.0%}) for {what}")
+            return Choice(
+                Precision.AUTO,
+                precision,
+                route,
+                f"fastest on {caps.device} with {share:.1%} agreement with FP32 "
+                f"(>= {AGREEMENT_THRESHOLD:.0%}) for {what}",
+            )
     faster = [agreement_key(p, r) for p, r in speed_order(caps) if p is not Precision.FP32]
-    why = ("no faster precision on this device" if not faster else
-           f"no faster route ({', '.join(faster)}) measured >= {AGREEMENT_THRESHOLD:.0%} "
-           "agreement for this model")
+    why = (
+        "no faster precision on this device"
+        if not faster
+        else f"no faster route ({', '.join(faster)}) measured >= {AGREEMENT_THRESHOLD:.0%} "
+        "agreement for this model"
+    )
     return Choice(Precision.AUTO, Precision.FP32, None, why)
 
 

@@ -52,8 +52,10 @@ class QAOptions:
         if self.top_k > MAX_TOP_K:
             raise InputError(f"top_k must be at most {MAX_TOP_K}, got {self.top_k}.")
         if self.max_answer_len > MAX_ANSWER_TOKENS:
-            raise InputError(f"max_answer_len must be at most {MAX_ANSWER_TOKENS} tokens, got "
-                             f"{self.max_answer_len}.")
+            raise InputError(
+                f"max_answer_len must be at most {MAX_ANSWER_TOKENS} tokens, got "
+                f"{self.max_answer_len}."
+            )
 
 
 @dataclass(frozen=True, eq=False)

@@ -137,8 +137,10 @@ class CompiledModel:
                 for req in reqs:
                     req.wait()
                 out.extend(
-                    {n: np.array(req.get_output_tensor(i).data) for i, n in
-                     enumerate(self.output_names)}
+                    {
+                        n: np.array(req.get_output_tensor(i).data)
+                        for i, n in enumerate(self.output_names)
+                    }
                     for req in reqs
                 )
         return out
@@ -228,8 +230,13 @@ class Engine:
         shape: tuple[int, int] | None = None,
     ) -> CompiledModel:
         """The compiled IR of ``choice``, with the inference precision set explicitly."""
-        return self.compile(model.xml(choice.precision, choice.route), device, hint,
-                            config=precision_config(choice), shape=shape)
+        return self.compile(
+            model.xml(choice.precision, choice.route),
+            device,
+            hint,
+            config=precision_config(choice),
+            shape=shape,
+        )
 
     # -- compiling ----------------------------------------------------------------------------
     def compile(
@@ -247,8 +254,7 @@ class Engine:
         """
         device = self.check_device(device)
         hint = Hint.parse(hint, "performance hint").value
-        key = (str(Path(xml).resolve()), device, hint, tuple(sorted((config or {}).items())),
-               shape)
+        key = (str(Path(xml).resolve()), device, hint, tuple(sorted((config or {}).items())), shape)
         found = self._compiled.get(key)  # the common case takes no lock at all
         if found is not None:
             return found
@@ -259,8 +265,9 @@ class Engine:
                 self._compiled[key] = self._compile(Path(xml), device, hint, config or {}, shape)
             return self._compiled[key]
 
-    def _compile(self, xml: Path, device: str, hint: str, config: dict,
-                 shape: tuple[int, int] | None = None) -> CompiledModel:
+    def _compile(
+        self, xml: Path, device: str, hint: str, config: dict, shape: tuple[int, int] | None = None
+    ) -> CompiledModel:
         model = self._read(xml, shape)
         props = {"PERFORMANCE_HINT": hint, **self._cache_config(), **self.config, **config}
         t0 = time.perf_counter()
@@ -270,8 +277,10 @@ class Engine:
             if "CACHE_DIR" not in props:
                 raise DeviceError(f"Could not compile {xml.name} on {device}: {exc}") from exc
             # A corrupt cache entry must not stop the app: compile afresh, without the cache.
-            self.notes.append(f"The compile cache {self.cache_dir} could not be used ({exc}); "
-                              "compiled without it.")
+            self.notes.append(
+                f"The compile cache {self.cache_dir} could not be used ({exc}); "
+                "compiled without it."
+            )
             props.pop("CACHE_DIR")
             try:
                 compiled = self.core.compile_model(model, device, props)
@@ -297,8 +306,10 @@ class Engine:
         if not xml.exists():
             raise ModelLoadError(f"Model file {xml} does not exist.")
         if not xml.with_suffix(".bin").exists():
-            raise ModelLoadError(f"{xml.with_suffix('.bin')} is missing: {xml.name} has no "
-                                 "weights (copy the .bin beside it, or export again).")
+            raise ModelLoadError(
+                f"{xml.with_suffix('.bin')} is missing: {xml.name} has no "
+                "weights (copy the .bin beside it, or export again)."
+            )
         try:
             model = self.core.read_model(str(xml))
             if shape is not None:
@@ -316,8 +327,10 @@ class Engine:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            note = f"The compile cache {self.cache_dir} is not writable ({exc.strerror}); " \
-                   "models compile without it."
+            note = (
+                f"The compile cache {self.cache_dir} is not writable ({exc.strerror}); "
+                "models compile without it."
+            )
             if note not in self.notes:
                 self.notes.append(note)
             return {}

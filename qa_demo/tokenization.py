@@ -134,10 +134,12 @@ def japanese_tokenizer(
     vocab: dict[str, int] | str, dictionary: str = "unidic-lite", lowercase: bool = False
 ) -> TextTokenizer:
     """NFKC + MeCab + WordPiece, equal to BertJapaneseTokenizer(mecab, wordpiece)."""
-    model = WordPiece(
-        vocab, unk_token="[UNK]", max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD
-    ) if isinstance(vocab, dict) else WordPiece.from_file(
-        vocab, unk_token="[UNK]", max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD
+    model = (
+        WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD)
+        if isinstance(vocab, dict)
+        else WordPiece.from_file(
+            vocab, unk_token="[UNK]", max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD
+        )
     )
     tok = Tokenizer(model)
     steps = [normalizers.NFKC()]
@@ -178,8 +180,10 @@ def _read_json(path: Path) -> dict:
 
 def is_japanese_tokenizer(config: dict) -> bool:
     """Whether a tokenizer_config.json is a MeCab one (BertJapaneseTokenizer): decided here only."""
-    return (config.get("tokenizer_class") == "BertJapaneseTokenizer"
-            or config.get("word_tokenizer_type") == "mecab")
+    return (
+        config.get("tokenizer_class") == "BertJapaneseTokenizer"
+        or config.get("word_tokenizer_type") == "mecab"
+    )
 
 
 def read_tokenizer_config(model_dir: str | Path) -> dict:

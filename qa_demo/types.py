@@ -12,8 +12,12 @@ import numpy as np
 def values_equal(a: Any, b: Any) -> bool:
     """``==`` that also holds for numpy arrays (and tuples of them): same shape, same values."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
-                and a.shape == b.shape and bool(np.array_equal(a, b)))
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.shape == b.shape
+            and bool(np.array_equal(a, b))
+        )
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return type(a) is type(b) and len(a) == len(b) and all(map(values_equal, a, b))
     return bool(a == b)
@@ -26,8 +30,11 @@ class ArrayEq:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return all(values_equal(getattr(self, f.name), getattr(other, f.name))
-                   for f in fields(self) if f.compare)  # type: ignore[arg-type]
+        return all(
+            values_equal(getattr(self, f.name), getattr(other, f.name))
+            for f in fields(self)
+            if f.compare
+        )  # type: ignore[arg-type]
 
     __hash__ = None  # type: ignore[assignment]
 

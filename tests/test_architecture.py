@@ -9,9 +9,24 @@ import qa_demo
 
 PACKAGE = Path(qa_demo.__file__).parent
 #: The serving core: flat at the top of the package. cli.py is the front door above all floors.
-CORE = ("decode", "errors", "inputs", "model_dir", "ner", "options", "ort", "pipeline",
-        "precision", "qa", "runtime", "segment", "tokenization", "types", "windows",
-        "__init__")
+CORE = (
+    "decode",
+    "errors",
+    "inputs",
+    "model_dir",
+    "ner",
+    "options",
+    "ort",
+    "pipeline",
+    "precision",
+    "qa",
+    "runtime",
+    "segment",
+    "tokenization",
+    "types",
+    "windows",
+    "__init__",
+)
 UPPER_FLOORS = ("app", "tools")
 MAX_MODULE_LINES = 400
 #: Data tables, not logic (bench contexts are long texts).
@@ -37,9 +52,11 @@ def _imported_modules(path: Path) -> set[str]:
 def test_core_never_imports_app_or_tools():
     for name in CORE:
         path = PACKAGE / f"{name}.py"
-        bad = sorted(m for m in _imported_modules(path)
-                     if any(m == f"qa_demo.{f}" or m.startswith(f"qa_demo.{f}.")
-                            for f in UPPER_FLOORS))
+        bad = sorted(
+            m
+            for m in _imported_modules(path)
+            if any(m == f"qa_demo.{f}" or m.startswith(f"qa_demo.{f}.") for f in UPPER_FLOORS)
+        )
         assert not bad, f"qa_demo/{name}.py imports {bad}: the core must not import app/tools"
 
 

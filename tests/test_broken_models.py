@@ -45,14 +45,18 @@ def test_truncated_xml_is_named(en_qa_dir, tmp_path):
         qa.ask("Who?", CONTEXT)
 
 
-@pytest.mark.parametrize(("file", "content", "message"), [
-    ("qa_demo.json", "{not json", "Cannot read"),
-    ("qa_demo.json", '{"language": "fr"}', "unknown language 'fr'"),
-    ("qa_demo.json", "[1, 2]", "expected a JSON object"),
-    ("config.json", "", "Cannot read"),
-])
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("qa_demo.json", "{not json", "Cannot read"),
+        ("qa_demo.json", '{"language": "fr"}', "unknown language 'fr'"),
+        ("qa_demo.json", "[1, 2]", "expected a JSON object"),
+        ("config.json", "", "Cannot read"),
+    ],
+)
 def test_bad_metadata_is_refused_and_the_other_models_still_load(
-        en_qa_dir, tmp_path, file, content, message):
+    en_qa_dir, tmp_path, file, content, message
+):
     good = _copy(en_qa_dir, tmp_path, "a-good")
     bad = _copy(en_qa_dir, tmp_path, "b-bad")
     (bad / file).write_text(content, encoding="utf-8")

@@ -23,8 +23,17 @@ def test_devices(capsys):
 
 
 def test_tokenize_json_contract(capsys, ja_qa_dir):
-    code, out, _ = run(capsys, "tokenize", "--model", str(ja_qa_dir), "--text", CONTEXT,
-                       "--question", "何？", "--json")
+    code, out, _ = run(
+        capsys,
+        "tokenize",
+        "--model",
+        str(ja_qa_dir),
+        "--text",
+        CONTEXT,
+        "--question",
+        "何？",
+        "--json",
+    )
     assert code == 0
     data = json.loads(out)
     assert set(data) == {"morphemes", "tokens"}
@@ -40,8 +49,19 @@ def test_tokenize_json_contract(capsys, ja_qa_dir):
 
 def test_ask_json_contract(capsys, en_qa_dir):
     context = "Ada Lovelace wrote the report in London in 1843."
-    code, out, _ = run(capsys, "ask", "--model", str(en_qa_dir), "--question", "Who?",
-                       "--context", context, "--top-k", "2", "--json")
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "--model",
+        str(en_qa_dir),
+        "--question",
+        "Who?",
+        "--context",
+        context,
+        "--top-k",
+        "2",
+        "--json",
+    )
     assert code == 0
     data = json.loads(out)
     assert set(data) == {"answers", "timings_ms", "device", "precision"}
@@ -60,8 +80,18 @@ def test_ask_static_shapes_gives_the_dynamic_answer(capsys, en_qa_dir):
     context = "Ada Lovelace wrote the report in London in 1843."
     answers = []
     for extra in ([], ["--static-shapes"]):
-        code, out, _ = run(capsys, "ask", "--model", str(en_qa_dir), "--question", "Who?",
-                           "--context", context, "--json", *extra)
+        code, out, _ = run(
+            capsys,
+            "ask",
+            "--model",
+            str(en_qa_dir),
+            "--question",
+            "Who?",
+            "--context",
+            context,
+            "--json",
+            *extra,
+        )
         assert code == 0
         answers.append([(a["start"], a["end"]) for a in json.loads(out)["answers"]])
     assert answers[0] == answers[1]
@@ -70,8 +100,9 @@ def test_ask_static_shapes_gives_the_dynamic_answer(capsys, en_qa_dir):
 def test_ask_reads_context_file(capsys, en_qa_dir, tmp_path):
     f = tmp_path / "ctx.txt"
     f.write_text("The bridge was built in 1843.", encoding="utf-8")
-    code, out, _ = run(capsys, "ask", "--model", str(en_qa_dir), "--question", "When?",
-                       "--context-file", str(f))
+    code, out, _ = run(
+        capsys, "ask", "--model", str(en_qa_dir), "--question", "When?", "--context-file", str(f)
+    )
     assert code == 0 and "ms on CPU" in out
 
 
@@ -107,9 +138,21 @@ def test_bad_input_is_one_line_and_exit_2(capsys, en_qa_dir, en_ner_dir, argv, m
 
 def test_missing_model_dir_subprocess(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "qa_demo", "ask", "--model", str(tmp_path / "nope"),
-         "--question", "Who?", "--context", "text"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "qa_demo",
+            "ask",
+            "--model",
+            str(tmp_path / "nope"),
+            "--question",
+            "Who?",
+            "--context",
+            "text",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("does not exist.")
@@ -120,9 +163,21 @@ def test_huge_input_subprocess(tmp_path, en_qa_dir):
     f = tmp_path / "big.txt"
     f.write_text("word " * 30_000, encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "qa_demo", "ask", "--model", str(en_qa_dir),
-         "--question", "Who?", "--context-file", str(f)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "qa_demo",
+            "ask",
+            "--model",
+            str(en_qa_dir),
+            "--question",
+            "Who?",
+            "--context-file",
+            str(f),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert "limit is 100,000 characters" in proc.stderr and "Traceback" not in proc.stderr

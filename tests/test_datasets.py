@@ -24,12 +24,15 @@ def test_conll_gives_space_joined_text_and_char_spans(tmp_path):
     path = tmp_path / "x.conll"
     path.write_text(
         "Empire\tB-location\nState\tI-location\nBuilding\tI-location\n=\tO\nESB\tB-location\n"
-        "\n\nAda\tB-person\n", encoding="utf-8"
+        "\n\nAda\tB-person\n",
+        encoding="utf-8",
     )
     a, b = list(read_conll(path))
     assert a.text == "Empire State Building = ESB"
     assert [(a.text[e.start : e.end], e.label) for e in a.entities] == [
-        ("Empire State Building", "location"), ("ESB", "location")]
+        ("Empire State Building", "location"),
+        ("ESB", "location"),
+    ]
     assert b.text == "Ada" and b.entities == (EntitySpan(0, 3, "person"),)
 
 
@@ -38,7 +41,9 @@ def test_conll_bioes_is_read(tmp_path):
     path.write_text("New\tB-LOC\nYork\tE-LOC\nis\tO\nbig\tS-MISC\n", encoding="utf-8")
     (ex,) = read_conll(path)
     assert [(ex.text[e.start : e.end], e.label) for e in ex.entities] == [
-        ("New York", "LOC"), ("big", "MISC")]
+        ("New York", "LOC"),
+        ("big", "MISC"),
+    ]
 
 
 @pytest.mark.parametrize("bad", ["Ada\tPER\n", "Ada\tB-corporation,B-person\n", "Ada\n"])
@@ -51,8 +56,13 @@ def test_conll_malformed_lines_name_file_and_line(tmp_path, bad):
 
 def test_stockmark_json_and_its_errors(tmp_path):
     path = tmp_path / "ner.json"
-    items = [{"curid": "7", "text": "東京に行く", "entities": [
-        {"name": "東京", "span": [0, 2], "type": "地名"}]}]
+    items = [
+        {
+            "curid": "7",
+            "text": "東京に行く",
+            "entities": [{"name": "東京", "span": [0, 2], "type": "地名"}],
+        }
+    ]
     path.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
     (ex,) = read_ner(path)
     assert ex.group == "7" and ex.entities == (EntitySpan(0, 2, "地名"),)
@@ -69,8 +79,20 @@ def test_stockmark_json_and_its_errors(tmp_path):
 
 def test_squad_answer_start_mismatch_names_the_question(tmp_path):
     path = tmp_path / "q.json"
-    path.write_text(json.dumps({"data": [{"id": "x9", "question": "?", "context": "abc",
-                                          "answers": {"text": ["b"], "answer_start": [0]}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "data": [
+                    {
+                        "id": "x9",
+                        "question": "?",
+                        "context": "abc",
+                        "answers": {"text": ["b"], "answer_start": [0]},
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(DataError, match=r"q\.json: question x9: answer_start 0"):
         read_squad(path)
 
@@ -94,8 +116,9 @@ def test_shared_data_counts():
     wnut = list(read_ner(SHARED_DATA / "wnut17" / "emerging.test.annotated"))
     assert len(wnut) == 1287 and sum(len(e.entities) for e in wnut) == 1079
     for ex in wnut[:200]:
-        assert all(ex.text[e.start : e.end].strip() == ex.text[e.start : e.end]
-                   for e in ex.entities)
+        assert all(
+            ex.text[e.start : e.end].strip() == ex.text[e.start : e.end] for e in ex.entities
+        )
     xquad = read_squad(SHARED_DATA / "squad_en" / "xquad.en.json")
     held = list(split_examples(xquad, 20, "heldout", qa_group))
     assert len(xquad) == 1190 and 0 < len(held) < 400

@@ -62,7 +62,10 @@ def test_bio_grouping_matches_transformers_rules():
     tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC", "I-ORG"]
     spans = group_tags(tags, [1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0])
     assert [(s.label, s.first, s.last) for s in spans] == [
-        ("PER", 0, 1), ("LOC", 3, 4), ("LOC", 5, 5), ("ORG", 6, 6)
+        ("PER", 0, 1),
+        ("LOC", 3, 4),
+        ("LOC", 5, 5),
+        ("ORG", 6, 6),
     ]
     assert spans[0].score == pytest.approx(0.75)
 
@@ -71,7 +74,10 @@ def test_bioes_grouping():
     tags = ["S-PER", "B-LOC", "I-LOC", "E-LOC", "E-LOC", "O", "B-ORG", "E-ORG"]
     spans = group_tags(tags, [1.0] * len(tags))
     assert [(s.label, s.first, s.last) for s in spans] == [
-        ("PER", 0, 0), ("LOC", 1, 3), ("LOC", 4, 4), ("ORG", 6, 7)
+        ("PER", 0, 0),
+        ("LOC", 1, 3),
+        ("LOC", 4, 4),
+        ("ORG", 6, 7),
     ]
 
 
@@ -120,14 +126,21 @@ def test_overlapping_kabushiki_kaisha_entity(ja_ner_dir):
             rows[i, label["I-ORG"]] = 5.0
         for i in parts[:2]:
             rows[i, label["B-ORG"]] = 6.0
-        logits = [np.vstack([np.zeros(len(tagger.labels)), rows[w.token_start:
-                             w.token_start + len(w) - 2], np.zeros(len(tagger.labels))])
-                  for w in prepared.windows]
+        logits = [
+            np.vstack(
+                [
+                    np.zeros(len(tagger.labels)),
+                    rows[w.token_start : w.token_start + len(w) - 2],
+                    np.zeros(len(tagger.labels)),
+                ]
+            )
+            for w in prepared.windows
+        ]
         entities, _ = tagger.decode(text, enc, prepared.windows, logits, opts)
         spans = sorted((e.start, e.end) for e in entities)
         for (_, end), (start, _) in itertools.pairwise(spans):
             assert end <= start, f"{aggregation}: overlapping entities {entities}"
-        assert all(e.text == text[e.start:e.end] for e in entities)
+        assert all(e.text == text[e.start : e.end] for e in entities)
         # Per token (none) the whole ㈱ is one entity; grouped, the company name is one.
         want = "㈱" if aggregation is Aggregation.NONE else "㈱ミナト精工"
         assert entities[0].text == want, (aggregation, entities)

@@ -144,20 +144,48 @@ def _squad_file(tmp_path, data, version=None):
     return path
 
 
-NESTED = [{"title": "Lovelace", "paragraphs": [{
-    "context": "Ada Lovelace wrote the report in London.",
-    "qas": [{"id": "q1", "question": "Who wrote the report?",
-             "answers": [{"text": "Ada Lovelace", "answer_start": 0}]},
-            {"id": "q2", "question": "Where?",
-             "answers": [{"text": "London", "answer_start": 33}]}],
-}]}]
+NESTED = [
+    {
+        "title": "Lovelace",
+        "paragraphs": [
+            {
+                "context": "Ada Lovelace wrote the report in London.",
+                "qas": [
+                    {
+                        "id": "q1",
+                        "question": "Who wrote the report?",
+                        "answers": [{"text": "Ada Lovelace", "answer_start": 0}],
+                    },
+                    {
+                        "id": "q2",
+                        "question": "Where?",
+                        "answers": [{"text": "London", "answer_start": 33}],
+                    },
+                ],
+            }
+        ],
+    }
+]
 
 
 def test_eval_qa_cli_writes_official_predictions(en_qa_dir, tmp_path, capsys):
     data = _squad_file(tmp_path, NESTED, "1.1")
     out = tmp_path / "predictions.json"
-    assert main(["eval", "qa", "--model", str(en_qa_dir), "--data", str(data),
-                 "--predictions", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "qa",
+                "--model",
+                str(en_qa_dir),
+                "--data",
+                str(data),
+                "--predictions",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr()
     assert "exact" in printed.out and "f1" in printed.out and "total 2" in printed.out
     assert "eval qa" in printed.err  # the progress bar
@@ -169,8 +197,24 @@ def test_eval_qa_cli_writes_official_predictions(en_qa_dir, tmp_path, capsys):
 
 @pytest.mark.skipif(not SQUAD_V2_SAMPLE.exists(), reason="../shared/data is absent")
 def test_eval_qa_cli_reports_has_and_no_answer_on_v2(en_qa_dir, tmp_path, capsys):
-    assert main(["eval", "qa", "--model", str(en_qa_dir), "--data", str(SQUAD_V2_SAMPLE),
-                 "--limit", "5", "--predictions", str(tmp_path / "p.json"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "qa",
+                "--model",
+                str(en_qa_dir),
+                "--data",
+                str(SQUAD_V2_SAMPLE),
+                "--limit",
+                "5",
+                "--predictions",
+                str(tmp_path / "p.json"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     scores = json.loads(capsys.readouterr().out)
     assert scores["total"] == 5 and scores["version"] == "2.0"
     assert scores["has_ans_total"] == 3 and scores["no_ans_total"] == 2
@@ -184,9 +228,26 @@ def test_answer_agreement_counts_identical_top_answers_and_missing_ones():
 
 def test_eval_qa_cli_agreement_between_precisions(en_qa_dir, tmp_path, capsys):
     data = _squad_file(tmp_path, NESTED, "1.1")
-    assert main(["eval", "qa", "--model", str(en_qa_dir), "--data", str(data), "--precision",
-                 "INT8", "--agreement-with", "FP32", "--predictions", str(tmp_path / "p.json"),
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "qa",
+                "--model",
+                str(en_qa_dir),
+                "--data",
+                str(data),
+                "--precision",
+                "INT8",
+                "--agreement-with",
+                "FP32",
+                "--predictions",
+                str(tmp_path / "p.json"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     scores = json.loads(capsys.readouterr().out)
     same, total = scores["agreement_with_FP32"]
     assert total == 2 and 0 <= same <= 2
@@ -194,15 +255,33 @@ def test_eval_qa_cli_agreement_between_precisions(en_qa_dir, tmp_path, capsys):
 
 def test_eval_qa_cli_agreement_needs_predictions(en_qa_dir, tmp_path, capsys):
     data = _squad_file(tmp_path, NESTED, "1.1")
-    assert main(["eval", "qa", "--model", str(en_qa_dir), "--data", str(data), "--precision",
-                 "INT8", "--agreement-with", "FP32", "--predictions", ""]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "qa",
+                "--model",
+                str(en_qa_dir),
+                "--data",
+                str(data),
+                "--precision",
+                "INT8",
+                "--agreement-with",
+                "FP32",
+                "--predictions",
+                "",
+            ]
+        )
+        == 2
+    )
     assert "--agreement-with" in capsys.readouterr().err
 
 
 def test_eval_ner_cli_on_conll(en_ner_dir, tmp_path, capsys):
     data = tmp_path / "tiny.conll"
-    data.write_text("Ada\tB-PER\nLovelace\tI-PER\nwrote\tO\n\nin\tO\nLondon\tB-LOC\n",
-                    encoding="utf-8")
+    data.write_text(
+        "Ada\tB-PER\nLovelace\tI-PER\nwrote\tO\n\nin\tO\nLondon\tB-LOC\n", encoding="utf-8"
+    )
     assert main(["eval", "ner", "--model", str(en_ner_dir), "--data", str(data), "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert scores["support"] == 2 and scores["sentences"] == 2
@@ -212,11 +291,35 @@ def test_eval_ner_cli_on_conll(en_ner_dir, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
-        ([{"title": "T", "paragraphs": [{"context": "abc", "qas": [
-            {"id": "bad1", "question": "?", "answers": [{"text": "zz", "answer_start": 0}]}]}]}],
-         "bad1"),
-        ([{"title": "T", "paragraphs": [{"context": "abc", "qas": [
-            {"id": "bad2", "answers": []}]}]}], "'question'"),
+        (
+            [
+                {
+                    "title": "T",
+                    "paragraphs": [
+                        {
+                            "context": "abc",
+                            "qas": [
+                                {
+                                    "id": "bad1",
+                                    "question": "?",
+                                    "answers": [{"text": "zz", "answer_start": 0}],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+            "bad1",
+        ),
+        (
+            [
+                {
+                    "title": "T",
+                    "paragraphs": [{"context": "abc", "qas": [{"id": "bad2", "answers": []}]}],
+                }
+            ],
+            "'question'",
+        ),
     ],
 )
 def test_eval_qa_cli_malformed_data_is_one_line_exit_2(en_qa_dir, tmp_path, capsys, data, needle):

@@ -10,13 +10,44 @@ from qa_demo.options import Int8Route
 
 def test_export_cli_with_int8_and_calibration(capsys, en_checkpoint, tmp_path):
     calib = tmp_path / "calib.json"
-    calib.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [
-        {"context": "The bridge was built in 1843 by the king.",
-         "qas": [{"id": "q1", "question": "When?", "answers": [
-             {"text": "1843", "answer_start": 24}]}]}]}]}), encoding="utf-8")
+    calib.write_text(
+        json.dumps(
+            {
+                "version": "1.1",
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [
+                            {
+                                "context": "The bridge was built in 1843 by the king.",
+                                "qas": [
+                                    {
+                                        "id": "q1",
+                                        "question": "When?",
+                                        "answers": [{"text": "1843", "answer_start": 24}],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "model"
-    code = main(["export", str(en_checkpoint), str(out), "--task", "qa", "--int8",
-                 "--calibration", str(calib)])
+    code = main(
+        [
+            "export",
+            str(en_checkpoint),
+            str(out),
+            "--task",
+            "qa",
+            "--int8",
+            "--calibration",
+            str(calib),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "FP32 IR vs PyTorch: max abs logit difference" in captured.err
@@ -24,9 +55,15 @@ def test_export_cli_with_int8_and_calibration(capsys, en_checkpoint, tmp_path):
     assert report["precisions"] == ["FP32", "INT8-static", "INT8-weights"]
     assert report["max_abs_diff"]["FP32"] < 1e-4
     # The layout optimum-intel writes (FP32 where it expects it), plus both INT8 routes.
-    for name in ("openvino_model.xml", "openvino_model.bin", "openvino_model_int8.xml",
-                 "openvino_model_int8_static.xml", "config.json", "tokenizer.json",
-                 "qa_demo.json"):
+    for name in (
+        "openvino_model.xml",
+        "openvino_model.bin",
+        "openvino_model_int8.xml",
+        "openvino_model_int8_static.xml",
+        "config.json",
+        "tokenizer.json",
+        "qa_demo.json",
+    ):
         assert (out / name).exists(), name
     model = load_model_dir(out)
     assert model.task.value == "qa" and set(model.precisions) == {"FP32", "INT8"}
@@ -68,8 +105,15 @@ def test_export_without_calibration_uses_the_built_in_set(en_checkpoint, tmp_pat
     from qa_demo.tools.export import export
 
     logs: list[str] = []
-    export("tiny", tmp_path / "m", "qa", int8=True, model=en_checkpoint_model(en_checkpoint)[0],
-           tokenizer=en_checkpoint_model(en_checkpoint)[1], log=logs.append)
+    export(
+        "tiny",
+        tmp_path / "m",
+        "qa",
+        int8=True,
+        model=en_checkpoint_model(en_checkpoint)[0],
+        tokenizer=en_checkpoint_model(en_checkpoint)[1],
+        log=logs.append,
+    )
     meta = json.loads((tmp_path / "m" / "qa_demo.json").read_text(encoding="utf-8"))
     assert "built-in calibration set" in meta["agreement"]["INT8-static"]["data"]
     assert any("agreement with FP32, INT8-static" in line for line in logs)
@@ -84,8 +128,9 @@ def test_interrupted_export_leaves_no_model_behind(en_checkpoint, tmp_path, monk
     monkeypatch.setattr(export_mod, "max_abs_diff", boom)
     model, tok = en_checkpoint_model(en_checkpoint)
     with pytest.raises(RuntimeError, match="disk full"):
-        export_mod.export("tiny", tmp_path / "m", "qa", model=model, tokenizer=tok,
-                          log=lambda m: None)
+        export_mod.export(
+            "tiny", tmp_path / "m", "qa", model=model, tokenizer=tok, log=lambda m: None
+        )
     assert list(tmp_path.iterdir()) == []  # nothing half-written, not even a hidden staging dir
     assert discover_models(tmp_path) == []
 
@@ -93,5 +138,6 @@ def test_interrupted_export_leaves_no_model_behind(en_checkpoint, tmp_path, monk
 def en_checkpoint_model(path):
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    return AutoModelForQuestionAnswering.from_pretrained(path).eval(), \
-        AutoTokenizer.from_pretrained(path)
+    return AutoModelForQuestionAnswering.from_pretrained(
+        path
+    ).eval(), AutoTokenizer.from_pretrained(path)

@@ -98,10 +98,14 @@ def test_ner_matches_token_classification_pipeline(en_ner_dir, hf_ner, strategy)
         ours = tagger.tag(text, aggregation=strategy)
         ref = ref_pipe(text)
         key = "entity_group" if strategy != "none" else "entity"
-        want = [(r[key].split("-", 1)[-1] if strategy == "none" else r[key], r["start"], r["end"])
-                for r in ref]
-        got = [(e.label if strategy != "none" else e.label.split("-", 1)[-1], e.start, e.end)
-               for e in ours.entities]
+        want = [
+            (r[key].split("-", 1)[-1] if strategy == "none" else r[key], r["start"], r["end"])
+            for r in ref
+        ]
+        got = [
+            (e.label if strategy != "none" else e.label.split("-", 1)[-1], e.start, e.end)
+            for e in ours.entities
+        ]
         assert got == want
         for e, r in zip(ours.entities, ref, strict=True):
             assert e.score == pytest.approx(float(r["score"]), abs=SCORE_TOL)

@@ -24,8 +24,11 @@ AGREED = {"BF16": 0.999, "INT8-static": 0.99, "INT8-weights": 0.995}
 def test_fastest_route_first_on_each_cpu_kind():
     assert speed_order(AVX2) == [(Precision.FP32, None)]
     assert speed_order(AVX512_VNNI_BF16) == [
-        (Precision.INT8, Int8Route.STATIC), (Precision.INT8, Int8Route.WEIGHTS),
-        (Precision.BF16, None), (Precision.FP32, None)]
+        (Precision.INT8, Int8Route.STATIC),
+        (Precision.INT8, Int8Route.WEIGHTS),
+        (Precision.BF16, None),
+        (Precision.FP32, None),
+    ]
     assert speed_order(GPU)[:2] == [(Precision.INT8, Int8Route.STATIC), (Precision.FP16, None)]
 
 
@@ -67,10 +70,12 @@ def test_bf16_where_unsupported_is_one_line_naming_what_the_device_supports():
 
 
 def test_every_floating_precision_sets_its_inference_hint():
-    for precision, hint in ((Precision.FP32, "f32"), (Precision.BF16, "bf16"),
-                            (Precision.FP16, "f16")):
-        assert precision_config(Choice(precision, precision)) == {
-            "INFERENCE_PRECISION_HINT": hint}
+    for precision, hint in (
+        (Precision.FP32, "f32"),
+        (Precision.BF16, "bf16"),
+        (Precision.FP16, "f16"),
+    ):
+        assert precision_config(Choice(precision, precision)) == {"INFERENCE_PRECISION_HINT": hint}
     int8 = Choice(Precision.INT8, Precision.INT8, Int8Route.STATIC)
     assert precision_config(int8) == {"INFERENCE_PRECISION_HINT": "f32"}
 
@@ -130,8 +135,10 @@ def test_auto_goes_only_by_agreement_measured_on_enough_items(en_qa_dir, tmp_pat
     shutil.copytree(en_qa_dir, model)
     meta_path = model / "qa_demo.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta["agreement"] = {"INT8-weights": {"share": 1.0, "items": 12, "data": "tiny"},
-                         "BF16": {"share": 0.99, "items": 500, "data": "held-out"}}
+    meta["agreement"] = {
+        "INT8-weights": {"share": 1.0, "items": 12, "data": "tiny"},
+        "BF16": {"share": 0.99, "items": 500, "data": "held-out"},
+    }
     meta_path.write_text(json.dumps(meta), encoding="utf-8")
     assert load_model_dir(model).agreement == {"BF16": 0.99}
     meta["agreement"] = {"BF16": 0.99}  # not a measurement: refused with what was expected

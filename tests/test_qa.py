@@ -22,8 +22,9 @@ JA_CONTEXTS = [
 
 @pytest.fixture(scope="module")
 def ja_qa(ja_qa_dir):
-    return QuestionAnswerer.load(ja_qa_dir, options=QAOptions(top_k=20, max_seq_len=128,
-                                                              doc_stride=32))
+    return QuestionAnswerer.load(
+        ja_qa_dir, options=QAOptions(top_k=20, max_seq_len=128, doc_stride=32)
+    )
 
 
 def test_every_answer_is_a_slice_of_the_original_context(ja_qa):
@@ -208,14 +209,16 @@ def test_static_shape_buckets_give_the_dynamic_answers(ja_qa_dir, ja_qa, context
     assert [(a.start, a.end) for a in got.answers] == [(a.start, a.end) for a in want.answers]
     for g, w in zip(got.start_logits, want.start_logits, strict=True):
         np.testing.assert_allclose(g, w, atol=1e-4)
-    shapes = {c.model.inputs[0].get_partial_shape().to_string()
-              for c in static.engine.compiled_models()}
+    shapes = {
+        c.model.inputs[0].get_partial_shape().to_string() for c in static.engine.compiled_models()
+    }
     assert shapes == {"[1,64]", "[1,128]"}  # warm_up compiled every bucket
 
 
 def test_static_shapes_refuse_a_window_longer_than_every_bucket(ja_qa_dir):
-    qa = QuestionAnswerer.load(ja_qa_dir, static_buckets=(16,),
-                               options=QAOptions(max_seq_len=64, doc_stride=16))
+    qa = QuestionAnswerer.load(
+        ja_qa_dir, static_buckets=(16,), options=QAOptions(max_seq_len=64, doc_stride=16)
+    )
     with pytest.raises(InputError, match="static shapes"):
         qa.ask("何？", JA_CONTEXTS[3])
 
@@ -226,8 +229,9 @@ def test_ner_static_shapes_match_dynamic(en_ner_dir):
     tagger = EntityTagger.load(en_ner_dir, static_buckets=(32, 64))
     static = tagger.tag(text, max_seq_len=64, doc_stride=16)
     assert [(t.start, t.tag) for t in static.tokens] == [(t.start, t.tag) for t in dynamic.tokens]
-    np.testing.assert_allclose([t.score for t in static.tokens],
-                               [t.score for t in dynamic.tokens], atol=1e-4)
+    np.testing.assert_allclose(
+        [t.score for t in static.tokens], [t.score for t in dynamic.tokens], atol=1e-4
+    )
 
 
 def _ner_dir_with_meta(en_ner_dir, tmp_path, **meta):

@@ -66,8 +66,9 @@ def test_answers_are_slices_for_any_text(ja_qa, question, context):
 
 #: Characters NFKC expands into several (each stays one character of the original text).
 EXPANDING = st.sampled_from(["㈱", "㍻", "ﬁ", "㌔", "½", "™", "①", "ｶﾞ", "…", "㎡"])
-EXPANDING_TEXTS = st.lists(st.one_of(EXPANDING, ODD, st.text(max_size=2)), min_size=1,
-                           max_size=30).map("".join)
+EXPANDING_TEXTS = st.lists(
+    st.one_of(EXPANDING, ODD, st.text(max_size=2)), min_size=1, max_size=30
+).map("".join)
 ANY_TEXT = st.one_of(st.text(max_size=60), TEXTS, EXPANDING_TEXTS)
 
 
@@ -110,15 +111,18 @@ def test_any_unicode_ner_gives_slices_that_never_overlap(ja_ner, text):
             assert a.end <= b.start, f"overlap: {a} {b}"
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"top_k": 10_000}, "top_k must be at most 20"),
-    ({"top_k": "3"}, "top_k must be an integer"),
-    ({"top_k": 0}, "must be >= 1"),
-    ({"max_answer_len": 100_000}, "max_answer_len must be at most 512"),
-    ({"max_seq_len": 4096}, "longer than this model's"),
-    ({"max_seq_len": 3.5}, "max_seq_len must be an integer"),
-    ({"doc_stride": -1}, "doc_stride must be >= 0"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"top_k": 10_000}, "top_k must be at most 20"),
+        ({"top_k": "3"}, "top_k must be an integer"),
+        ({"top_k": 0}, "must be >= 1"),
+        ({"max_answer_len": 100_000}, "max_answer_len must be at most 512"),
+        ({"max_seq_len": 4096}, "longer than this model's"),
+        ({"max_seq_len": 3.5}, "max_seq_len must be an integer"),
+        ({"doc_stride": -1}, "doc_stride must be >= 0"),
+    ],
+)
 def test_options_far_out_of_range_or_of_the_wrong_type(ja_qa, overrides, message):
     from qa_demo import InputError
 

@@ -31,7 +31,8 @@ def test_ids_equal_bert_japanese_tokenizer_on_all_jsquad_contexts(ja_vocab_dir):
     contexts = [p["context"] for a in jsquad() for p in a["paragraphs"]]
     assert len(contexts) == 1145
     mismatched = [
-        c for c in contexts
+        c
+        for c in contexts
         if ours.encode(c).ids.tolist() != ref(c, add_special_tokens=False)["input_ids"]
     ]
     assert not mismatched, f"{len(mismatched)} contexts differ, first: {mismatched[0][:80]!r}"
@@ -66,6 +67,7 @@ def test_gold_answer_spans_map_back_to_answer_text(ja_vocab_dir):
 def test_offsets_survive_nfkc_and_emoji(ja_vocab_dir):
     tok = load_tokenizer(ja_vocab_dir)
     enc = tok.encode(TRICKY)
+
     def word(w: int) -> str:
         spans = [o for o, wid in zip(enc.offsets, enc.word_ids, strict=True) if wid == w]
         return TRICKY[spans[0][0] : spans[-1][1]]
@@ -116,9 +118,17 @@ def test_length_groups_and_static_buckets():
 
     def win(n):
         ids = np.arange(n, dtype=np.int64)
-        return Window(index=0, input_ids=ids, token_type_ids=ids * 0, attention_mask=ids * 0 + 1,
-                      offsets=(None,) * n, word_ids=(None,) * n, sequence_ids=(None,) * n,
-                      char_start=0, char_end=0)
+        return Window(
+            index=0,
+            input_ids=ids,
+            token_type_ids=ids * 0,
+            attention_mask=ids * 0 + 1,
+            offsets=(None,) * n,
+            word_ids=(None,) * n,
+            sequence_ids=(None,) * n,
+            char_start=0,
+            char_end=0,
+        )
 
     windows = [win(8), win(8), win(5), win(8)]
     assert length_groups(windows) == [[0, 1, 3], [2]]

@@ -82,13 +82,16 @@ def measure_agreement(
             log(f"agreement: BF16 not measured (this CPU executes it as {executed})")
             continue
         found[choice.key] = round(share_equal(md.task, _outputs(pipeline, items), reference), 4)
-        log(f"agreement with FP32, {choice.key} ({executed}): {found[choice.key]:.1%} "
-            f"of {len(items)} {'questions' if md.task is Task.QA else 'texts'}")
+        log(
+            f"agreement with FP32, {choice.key} ({executed}): {found[choice.key]:.1%} "
+            f"of {len(items)} {'questions' if md.task is Task.QA else 'texts'}"
+        )
     return found
 
 
-def record_agreement(model_dir: str | Path, agreement: dict[str, float], items: int,
-                     data: str) -> None:
+def record_agreement(
+    model_dir: str | Path, agreement: dict[str, float], items: int, data: str
+) -> None:
     """Merge ``agreement`` into qa_demo.json with how many items of which data it rests on.
 
     AUTO goes only by measurements on >= MIN_AGREEMENT_ITEMS items (see model_dir)."""
@@ -99,6 +102,9 @@ def record_agreement(model_dir: str | Path, agreement: dict[str, float], items: 
         table[key] = {"share": share, "items": items, "data": data}
     write_meta(Path(model_dir), agreement=table)
     if items < MIN_AGREEMENT_ITEMS:
-        print(f"agreement measured on {items} items (< {MIN_AGREEMENT_ITEMS}): recorded, but "
-              "AUTO will not go by it; measure on more data with qa-demo eval "
-              "--record-agreement", file=sys.stderr)
+        print(
+            f"agreement measured on {items} items (< {MIN_AGREEMENT_ITEMS}): recorded, but "
+            "AUTO will not go by it; measure on more data with qa-demo eval "
+            "--record-agreement",
+            file=sys.stderr,
+        )

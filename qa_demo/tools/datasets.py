@@ -64,12 +64,16 @@ def read_squad(path: str | Path) -> list[QAExample]:
                     context = para["context"]
                     for qa in para["qas"]:
                         qid = str(qa["id"])
-                        answers = () if qa.get("is_impossible") else _answers(
-                            path,
-                            qid,
-                            context,
-                            [a["text"] for a in qa["answers"]],
-                            [a["answer_start"] for a in qa["answers"]],
+                        answers = (
+                            ()
+                            if qa.get("is_impossible")
+                            else _answers(
+                                path,
+                                qid,
+                                context,
+                                [a["text"] for a in qa["answers"]],
+                                [a["answer_start"] for a in qa["answers"]],
+                            )
                         )
                         examples.append(
                             QAExample(qid, qa["question"], context, answers, item.get("title", ""))
@@ -129,8 +133,9 @@ def read_conll(path: str | Path) -> Iterator[NERExample]:
             EntitySpan(starts[s.first], starts[s.last] + len(tokens[s.last]), s.label)
             for s in spans
         )
-        return NERExample(f"sentence {number} (line {first_line})", " ".join(tokens), entities,
-                          str(number))
+        return NERExample(
+            f"sentence {number} (line {first_line})", " ".join(tokens), entities, str(number)
+        )
 
     try:
         handle = path.open(encoding="utf-8")
@@ -150,9 +155,7 @@ def read_conll(path: str | Path) -> Iterator[NERExample]:
                 continue
             parts = line.split("\t") if "\t" in line else line.split()
             if len(parts) < 2:
-                raise DataError(
-                    f"{path}: line {lineno}: expected 'token<TAB>tag', got {line!r}."
-                )
+                raise DataError(f"{path}: line {lineno}: expected 'token<TAB>tag', got {line!r}.")
             tag = parts[-1].strip()
             if not _valid_tag(tag):
                 raise DataError(
@@ -183,15 +186,19 @@ def read_stockmark(path: str | Path) -> list[NERExample]:
         raise DataError(f"{path}: expected a JSON list of {{curid, text, entities}} items.")
     examples = []
     for i, item in enumerate(data):
-        ident = f"item {i}" + (f" (curid {item['curid']})" if isinstance(item, dict)
-                               and "curid" in item else "")
+        ident = f"item {i}" + (
+            f" (curid {item['curid']})" if isinstance(item, dict) and "curid" in item else ""
+        )
         try:
             text = item["text"]
             entities = []
             for j, ent in enumerate(item["entities"]):
                 start, end = ent["span"]
-                if not (isinstance(start, int) and isinstance(end, int)
-                        and 0 <= start < end <= len(text)):
+                if not (
+                    isinstance(start, int)
+                    and isinstance(end, int)
+                    and 0 <= start < end <= len(text)
+                ):
                     raise DataError(
                         f"{path}: {ident}: entity {j} span {ent['span']} is outside the text "
                         f"({len(text)} characters)."
@@ -208,8 +215,9 @@ def read_stockmark(path: str | Path) -> list[NERExample]:
             problem = f"missing key {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
             raise DataError(f"{path}: {ident}: {problem}.") from None
         entities.sort(key=lambda e: (e.start, e.end))
-        examples.append(NERExample(str(item.get("curid", i)), text, tuple(entities),
-                                   str(item.get("curid", i))))
+        examples.append(
+            NERExample(str(item.get("curid", i)), text, tuple(entities), str(item.get("curid", i)))
+        )
     return examples
 
 
@@ -245,7 +253,9 @@ def split_examples(items: Iterable, percent: float | None, part: str, key) -> It
     if part not in ("train", "heldout", "all"):
         raise ValueError(f"part must be train, heldout or all, got {part!r}")
     for item in items:
-        if percent is None or part == "all" or in_holdout(key(item), percent) == (
-            part == "heldout"
+        if (
+            percent is None
+            or part == "all"
+            or in_holdout(key(item), percent) == (part == "heldout")
         ):
             yield item

@@ -40,8 +40,12 @@ class Progress:
         filled = width * self.done // self.total
         bar = "#" * filled + "." * (width - filled)
         end = "\r" if self.tty and self.done < self.total else "\n"
-        print(f"{self.label} [{bar}] {self.done}/{self.total} {rate:.1f}/s", end=end,
-              file=sys.stderr, flush=True)
+        print(
+            f"{self.label} [{bar}] {self.done}/{self.total} {rate:.1f}/s",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def predict_qa(qa, examples, progress: bool = True) -> dict[str, str]:
@@ -55,30 +59,51 @@ def predict_qa(qa, examples, progress: bool = True) -> dict[str, str]:
     return preds
 
 
-def evaluate_qa_examples(model_dir, examples, version: str = "1.1", language: str | None = None,
-                         progress: bool = True, options: dict | None = None, device: str = "CPU",
-                         precision: str = "FP32", dictionary: str | None = None,
-                         predictions_out: Path | None = None,
-                         int8_route: str | None = None) -> QAScores:
+def evaluate_qa_examples(
+    model_dir,
+    examples,
+    version: str = "1.1",
+    language: str | None = None,
+    progress: bool = True,
+    options: dict | None = None,
+    device: str = "CPU",
+    precision: str = "FP32",
+    dictionary: str | None = None,
+    predictions_out: Path | None = None,
+    int8_route: str | None = None,
+) -> QAScores:
     examples = list(examples)
-    preds = predict_qa_with(model_dir, examples, progress, options, device, precision, dictionary,
-                            int8_route)
+    preds = predict_qa_with(
+        model_dir, examples, progress, options, device, precision, dictionary, int8_route
+    )
     if predictions_out is not None:
-        predictions_out.write_text(json.dumps(preds, ensure_ascii=False, indent=1) + "\n",
-                                   encoding="utf-8")
+        predictions_out.write_text(
+            json.dumps(preds, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
     lang = language or data_language(examples)
     return score_qa(examples, preds, version, lang)
 
 
-def predict_qa_with(model_dir, examples, progress: bool = True, options: dict | None = None,
-                    device: str = "CPU", precision: str = "FP32",
-                    dictionary: str | None = None,
-                    int8_route: str | None = None) -> dict[str, str]:
+def predict_qa_with(
+    model_dir,
+    examples,
+    progress: bool = True,
+    options: dict | None = None,
+    device: str = "CPU",
+    precision: str = "FP32",
+    dictionary: str | None = None,
+    int8_route: str | None = None,
+) -> dict[str, str]:
     from ..qa import QAOptions, QuestionAnswerer
 
-    qa = QuestionAnswerer.load(model_dir, device=device, precision=precision,
-                               options=QAOptions(**(options or {})), dictionary=dictionary,
-                               int8_route=int8_route)
+    qa = QuestionAnswerer.load(
+        model_dir,
+        device=device,
+        precision=precision,
+        options=QAOptions(**(options or {})),
+        dictionary=dictionary,
+        int8_route=int8_route,
+    )
     _say_precision(qa, progress)
     return predict_qa(qa, examples, progress)
 
@@ -105,15 +130,26 @@ def data_language(examples) -> str:
     return detect_language(sample).value if sample else "en"
 
 
-def evaluate_ner_examples(model_dir, examples, progress: bool = True,
-                          options: dict | None = None, device: str = "CPU",
-                          precision: str = "FP32", dictionary: str | None = None,
-                          int8_route: str | None = None) -> NERScores:
+def evaluate_ner_examples(
+    model_dir,
+    examples,
+    progress: bool = True,
+    options: dict | None = None,
+    device: str = "CPU",
+    precision: str = "FP32",
+    dictionary: str | None = None,
+    int8_route: str | None = None,
+) -> NERScores:
     from ..ner import EntityTagger, NEROptions
 
-    tagger = EntityTagger.load(model_dir, device=device, precision=precision,
-                               options=NEROptions(**(options or {})), dictionary=dictionary,
-                               int8_route=int8_route)
+    tagger = EntityTagger.load(
+        model_dir,
+        device=device,
+        precision=precision,
+        options=NEROptions(**(options or {})),
+        dictionary=dictionary,
+        int8_route=int8_route,
+    )
     _say_precision(tagger, progress)
     examples = list(examples)
     bar = Progress(len(examples), "eval ner", progress)
@@ -144,28 +180,43 @@ def _select_split(items, holdout: float | None, part: str, key, limit: int | Non
 
 
 def format_qa(scores: QAScores) -> str:
-    lines = [f"exact {scores.exact:.2f}  f1 {scores.f1:.2f}  total {scores.total}"
-             + (f"  (missing predictions: {scores.missing})" if scores.missing else "")]
+    lines = [
+        f"exact {scores.exact:.2f}  f1 {scores.f1:.2f}  total {scores.total}"
+        + (f"  (missing predictions: {scores.missing})" if scores.missing else "")
+    ]
     if scores.has_ans_total or scores.no_ans_total:
         for name in ("has_ans", "no_ans"):
             total = getattr(scores, f"{name}_total")
             if total:
                 label = "HasAns" if name == "has_ans" else "NoAns"
-                lines.append(f"{label:6s} exact {getattr(scores, f'{name}_exact'):.2f}  "
-                             f"f1 {getattr(scores, f'{name}_f1'):.2f}  total {total}")
+                lines.append(
+                    f"{label:6s} exact {getattr(scores, f'{name}_exact'):.2f}  "
+                    f"f1 {getattr(scores, f'{name}_f1'):.2f}  total {total}"
+                )
     return "\n".join(lines)
 
 
 def format_ner(scores: NERScores) -> str:
     rows = [("type", "precision", "recall", "f1", "gold", "predicted")]
     for name, s in [*scores.per_type.items(), ("overall", scores.overall)]:
-        rows.append((name, f"{s.precision:.4f}", f"{s.recall:.4f}", f"{s.f1:.4f}",
-                     str(s.support), str(s.predicted)))
+        rows.append(
+            (
+                name,
+                f"{s.precision:.4f}",
+                f"{s.recall:.4f}",
+                f"{s.f1:.4f}",
+                str(s.support),
+                str(s.predicted),
+            )
+        )
     width = max(_display_width(r[0]) for r in rows) + 2
-    return "\n".join(
-        r[0] + " " * (width - _display_width(r[0]))
-        + "".join(f"{c:>11s}" for c in r[1:]) for r in rows
-    ) + f"\n({scores.sentences} sentences)"
+    return (
+        "\n".join(
+            r[0] + " " * (width - _display_width(r[0])) + "".join(f"{c:>11s}" for c in r[1:])
+            for r in rows
+        )
+        + f"\n({scores.sentences} sentences)"
+    )
 
 
 def _display_width(s: str) -> int:
@@ -181,8 +232,10 @@ def _record(args, items: list, path: Path) -> None:
     agreement = measure_agreement(args.model, items)
     part = f", {args.part} part of --holdout {args.holdout}" if args.holdout else ""
     record_agreement(args.model, agreement, len(items), f"{path.name}{part}")
-    print("agreement with FP32 recorded: " + ", ".join(
-        f"{k} {v:.1%}" for k, v in agreement.items()), file=sys.stderr)
+    print(
+        "agreement with FP32 recorded: " + ", ".join(f"{k} {v:.1%}" for k, v in agreement.items()),
+        file=sys.stderr,
+    )
 
 
 def _precision(args):
@@ -205,16 +258,27 @@ def cmd_eval_qa(args) -> None:
     options = {"max_seq_len": args.max_seq_len, "doc_stride": args.doc_stride}
     language = args.language or data_language(examples)
     out = Path(args.predictions) if args.predictions else None
-    scores = evaluate_qa_examples(args.model, examples, version, language, True, options,
-                                  args.device, _precision(args), args.dictionary, out,
-                                  args.int8_route)
+    scores = evaluate_qa_examples(
+        args.model,
+        examples,
+        version,
+        language,
+        True,
+        options,
+        args.device,
+        _precision(args),
+        args.dictionary,
+        out,
+        args.int8_route,
+    )
     if args.record_agreement:
         _record(args, [(ex.question, ex.context) for ex in examples], path)
     agreement = None
     if args.agreement_with and args.agreement_with != args.precision:
         preds = json.loads(out.read_text(encoding="utf-8"))
-        reference = predict_qa_with(args.model, examples, True, options, args.device,
-                                    args.agreement_with, args.dictionary)
+        reference = predict_qa_with(
+            args.model, examples, True, options, args.device, args.agreement_with, args.dictionary
+        )
         agreement = answer_agreement(preds, reference)
     if args.json:
         summary = scores.summary()
@@ -227,8 +291,10 @@ def cmd_eval_qa(args) -> None:
     print(format_qa(scores))
     if agreement:
         same, total = agreement
-        print(f"top answer identical to {args.agreement_with}: {same}/{total} "
-              f"({100 * same / max(total, 1):.1f}%)")
+        print(
+            f"top answer identical to {args.agreement_with}: {same}/{total} "
+            f"({100 * same / max(total, 1):.1f}%)"
+        )
     if out:
         print(f"predictions: {out}")
 
@@ -239,8 +305,16 @@ def cmd_eval_ner(args) -> None:
     path = Path(args.data)
     examples = _select_split(read_ner(path), args.holdout, args.part, lambda e: e.group, args.limit)
     options = {"max_seq_len": args.max_seq_len, "aggregation": args.aggregation}
-    scores = evaluate_ner_examples(args.model, examples, True, options, args.device,
-                                   _precision(args), args.dictionary, args.int8_route)
+    scores = evaluate_ner_examples(
+        args.model,
+        examples,
+        True,
+        options,
+        args.device,
+        _precision(args),
+        args.dictionary,
+        args.int8_route,
+    )
     if args.record_agreement:
         _record(args, [ex.text for ex in examples if ex.text.strip()], path)
     if args.json:
@@ -258,44 +332,69 @@ def add_subcommands(sub) -> None:
         q.add_argument("--model", required=True, help="model directory")
         q.add_argument("--data", required=True)
         q.add_argument("--limit", type=int, help="only the first N questions/sentences")
-        q.add_argument("--holdout", type=float,
-                       help="use the articles/pages `train --holdout PCT` held out")
-        q.add_argument("--part", default="heldout", choices=["heldout", "train"],
-                       help="with --holdout: which side of the split")
+        q.add_argument(
+            "--holdout", type=float, help="use the articles/pages `train --holdout PCT` held out"
+        )
+        q.add_argument(
+            "--part",
+            default="heldout",
+            choices=["heldout", "train"],
+            help="with --holdout: which side of the split",
+        )
         q.add_argument("--device", default="CPU")
-        q.add_argument("--precision", default="FP32", choices=Precision.choices(),
-                       type=lambda v: Precision.parse(v).value,
-                       help="FP32 (default: the scores model cards quote), BF16, FP16, INT8 "
-                            "or AUTO")
-        q.add_argument("--int8-route", choices=Int8Route.choices(),
-                       help="with --precision INT8: which INT8 IR (default: the one this CPU "
-                            "runs fastest)")
-        q.add_argument("--emulated", action="store_true",
-                       help="with --precision BF16: run it even where the device does not list "
-                            "it (OpenVINO emulates bf16 on AVX-512), to score the numerics a "
-                            "native-bf16 CPU would give; the executed precision is checked")
-        q.add_argument("--record-agreement", action="store_true",
-                       help="measure every faster route's agreement with FP32 on this data "
-                            "and record it in the model's qa_demo.json (what AUTO goes by)")
+        q.add_argument(
+            "--precision",
+            default="FP32",
+            choices=Precision.choices(),
+            type=lambda v: Precision.parse(v).value,
+            help="FP32 (default: the scores model cards quote), BF16, FP16, INT8 or AUTO",
+        )
+        q.add_argument(
+            "--int8-route",
+            choices=Int8Route.choices(),
+            help="with --precision INT8: which INT8 IR (default: the one this CPU runs fastest)",
+        )
+        q.add_argument(
+            "--emulated",
+            action="store_true",
+            help="with --precision BF16: run it even where the device does not list "
+            "it (OpenVINO emulates bf16 on AVX-512), to score the numerics a "
+            "native-bf16 CPU would give; the executed precision is checked",
+        )
+        q.add_argument(
+            "--record-agreement",
+            action="store_true",
+            help="measure every faster route's agreement with FP32 on this data "
+            "and record it in the model's qa_demo.json (what AUTO goes by)",
+        )
         q.add_argument("--dictionary", help="MeCab dictionary for Japanese models")
         q.add_argument("--json", action="store_true", help="print the scores as JSON")
 
     q = tasks.add_parser("qa", help="SQuAD v1.1/v2.0 (nested or flat) or JSQuAD: EM and F1")
     common(q)
-    q.add_argument("--predictions", default="predictions.json",
-                   help="write {qid: answer} here (official format); '' to skip")
+    q.add_argument(
+        "--predictions",
+        default="predictions.json",
+        help="write {qid: answer} here (official format); '' to skip",
+    )
     q.add_argument("--language", choices=["en", "ja"], help="scoring rules (default: detected)")
     q.add_argument("--max-seq-len", type=int, default=384)
     q.add_argument("--doc-stride", type=int, default=128)
-    q.add_argument("--agreement-with", choices=Precision.choices(),
-                   help="also run this precision and count identical top answers "
-                        "(e.g. --precision INT8 --agreement-with FP32)")
+    q.add_argument(
+        "--agreement-with",
+        choices=Precision.choices(),
+        help="also run this precision and count identical top answers "
+        "(e.g. --precision INT8 --agreement-with FP32)",
+    )
     q.set_defaults(func=cmd_eval_qa)
 
     q = tasks.add_parser("ner", help="CoNLL or Stockmark JSON: entity precision, recall, F1")
     common(q)
     q.add_argument("--max-seq-len", type=int, default=512)
-    q.add_argument("--aggregation", default=None,
-                   choices=Aggregation.choices(),
-                   help="how word pieces form words (default: the model's own, else simple)")
+    q.add_argument(
+        "--aggregation",
+        default=None,
+        choices=Aggregation.choices(),
+        help="how word pieces form words (default: the model's own, else simple)",
+    )
     q.set_defaults(func=cmd_eval_ner)

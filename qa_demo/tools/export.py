@@ -110,9 +110,10 @@ def uses_token_types(model) -> bool:
     """Whether ``model.forward`` takes token_type_ids (BERT does; DistilBERT has none)."""
     import inspect
 
-    return "token_type_ids" in inspect.signature(model.forward).parameters and getattr(
-        model.config, "type_vocab_size", 0
-    ) > 0
+    return (
+        "token_type_ids" in inspect.signature(model.forward).parameters
+        and getattr(model.config, "type_vocab_size", 0) > 0
+    )
 
 
 def convert(model, task: Task):
@@ -137,8 +138,9 @@ PARITY_WINDOW = (128, 32)
 CALIBRATION_WINDOW = (384, 128)
 
 
-def parity_feeds(out_dir: Path, texts: Iterable[tuple[str, str]],
-                 window: tuple[int, int] = PARITY_WINDOW) -> list[dict[str, np.ndarray]]:
+def parity_feeds(
+    out_dir: Path, texts: Iterable[tuple[str, str]], window: tuple[int, int] = PARITY_WINDOW
+) -> list[dict[str, np.ndarray]]:
     """Model inputs built by our own preprocessing, for parity checks and calibration."""
     meta = load_model_dir(out_dir)
     tok = load_tokenizer(out_dir, meta.dictionary)
@@ -170,8 +172,9 @@ def max_abs_diff(model, xml: Path, feeds: list[dict[str, np.ndarray]]) -> float:
     return worst
 
 
-def read_calibration_texts(path: Path, task: Task, limit: int = CALIBRATION_SAMPLES,
-                           holdout: float | None = None):
+def read_calibration_texts(
+    path: Path, task: Task, limit: int = CALIBRATION_SAMPLES, holdout: float | None = None
+):
     """(question, context) pairs from SQuAD JSON, or ("", line) from a plain-text file.
 
     ``holdout``: take only the training side of ``train --holdout PCT``'s split, so that the
@@ -227,8 +230,9 @@ def quantize_int8(ov_model, feeds: list[dict[str, np.ndarray]]):
     )
 
 
-def calibration_texts(calibration: str | Path | None, task: Task, lang: str,
-                      holdout: float | None = None):
+def calibration_texts(
+    calibration: str | Path | None, task: Task, lang: str, holdout: float | None = None
+):
     """(question, context) pairs: from the file given, else the built-in set of ``lang``."""
     if calibration:
         return read_calibration_texts(Path(calibration), task, holdout=holdout)
@@ -268,24 +272,51 @@ def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        report = _write(src, staging, task, model, tokenizer, int8, calibration, language,
-                        description, int8_routes, log)
+        report = _write(
+            src,
+            staging,
+            task,
+            model,
+            tokenizer,
+            int8,
+            calibration,
+            language,
+            description,
+            int8_routes,
+            log,
+        )
         swap_into_place(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return replace(report, out_dir=out)
 
 
-def _write(src, out: Path, task: Task, model, tokenizer, int8: bool, calibration,
-           language: str | None, description: str, int8_routes, log) -> ExportReport:
+def _write(
+    src,
+    out: Path,
+    task: Task,
+    model,
+    tokenizer,
+    int8: bool,
+    calibration,
+    language: str | None,
+    description: str,
+    int8_routes,
+    log,
+) -> ExportReport:
     import openvino as ov
 
     tokenizer.save_pretrained(out)
     model.config.save_pretrained(out)
     lang, dictionary = tokenizer_language(out, language)
-    write_meta(out, task=task.value, language=lang, dictionary=dictionary,
-               description=description or f"{task.value.upper()} model exported from {src}",
-               source=str(src))
+    write_meta(
+        out,
+        task=task.value,
+        language=lang,
+        dictionary=dictionary,
+        description=description or f"{task.value.upper()} model exported from {src}",
+        source=str(src),
+    )
     log("Converting to OpenVINO IR ...")
     ov_model = convert(model, task)
     ov.save_model(ov_model, out / PRECISION_FILES["FP32"], compress_to_fp16=False)
@@ -303,11 +334,17 @@ def _write(src, out: Path, task: Task, model, tokenizer, int8: bool, calibration
         xml = out / INT8_FILES[route]
         ov.save_model(make_int8(ov_model, calib, route), xml)
         diffs[f"INT8-{route.value}"] = max_abs_diff(model, xml, feeds)
-        log(f"INT8 {route.value} IR vs PyTorch: max abs logit difference "
-            f"{diffs[f'INT8-{route.value}']:.3g}")
+        log(
+            f"INT8 {route.value} IR vs PyTorch: max abs logit difference "
+            f"{diffs[f'INT8-{route.value}']:.3g}"
+        )
         precisions.append(f"INT8-{route.value}")
-    write_meta(out, precisions=precisions, parity_max_abs_diff=diffs,
-               int8_routes=[r.value for r in int8_routes] if int8 else None)
+    write_meta(
+        out,
+        precisions=precisions,
+        parity_max_abs_diff=diffs,
+        int8_routes=[r.value for r in int8_routes] if int8 else None,
+    )
     if int8:
         from .agreement import measure_agreement, record_agreement
 

@@ -89,12 +89,16 @@ class QAScores:
     language: str = "en"
 
     def summary(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()
-                if v is not None}
+        return {
+            k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in asdict(self).items()
+            if v is not None
+        }
 
 
-def score_qa(examples, predictions: dict[str, str], version: str = "1.1",
-             language: str = "en") -> QAScores:
+def score_qa(
+    examples, predictions: dict[str, str], version: str = "1.1", language: str = "en"
+) -> QAScores:
     """Score ``{qid: text}`` against QAExamples.
 
     English v1.1: every question counts and a missing prediction scores 0. v2.0 (and JSQuAD,
@@ -164,16 +168,21 @@ class NERScores:
     sentences: int = 0
 
     def summary(self) -> dict:
-        out = {k: round(v, 4) if isinstance(v, float) else v
-               for k, v in asdict(self.overall).items()}
+        out = {
+            k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self.overall).items()
+        }
         out["sentences"] = self.sentences
-        out["per_type"] = {t: {k: round(v, 4) if isinstance(v, float) else v
-                               for k, v in asdict(s).items()} for t, s in self.per_type.items()}
+        out["per_type"] = {
+            t: {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(s).items()}
+            for t, s in self.per_type.items()
+        }
         return out
 
 
-def score_ner(gold: Iterable[Iterable[tuple[int, int, str]]],
-              predicted: Iterable[Iterable[tuple[int, int, str]]]) -> NERScores:
+def score_ner(
+    gold: Iterable[Iterable[tuple[int, int, str]]],
+    predicted: Iterable[Iterable[tuple[int, int, str]]],
+) -> NERScores:
     """Per sentence, sets of (start, end, type); an entity counts only if all three match."""
     tp: Counter = Counter()
     n_gold: Counter = Counter()
@@ -197,5 +206,6 @@ def score_ner(gold: Iterable[Iterable[tuple[int, int, str]]],
 def majority_baseline(examples) -> NERScores:
     """Tagging every token with the majority tag ("O") finds no entity: the floor to beat."""
     exs = list(examples)
-    return score_ner(([(e.start, e.end, e.label) for e in ex.entities] for ex in exs),
-                     ([] for _ in exs))
+    return score_ner(
+        ([(e.start, e.end, e.label) for e in ex.entities] for ex in exs), ([] for _ in exs)
+    )

@@ -235,8 +235,14 @@ def add_subcommands(sub) -> None:
         choices=list(ARCHS),
         help="random-weight model of this real size (default: distilbert)",
     )
-    p.add_argument("--language", "--lang", dest="lang", default="en", choices=["en", "ja"],
-                   help="contexts and vocabulary (--lang is the old spelling)")
+    p.add_argument(
+        "--language",
+        "--lang",
+        dest="lang",
+        default="en",
+        choices=["en", "ja"],
+        help="contexts and vocabulary (--lang is the old spelling)",
+    )
     p.add_argument("--contexts", default="both", choices=["short", "long", "both"])
     p.add_argument("--engines", nargs="+", choices=ENGINES, help="default: all")
     p.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")
