@@ -52,8 +52,8 @@ ENGLISH = (
     ),
     (
         "Where was the painter born?",
-        "The painter Jonas Ekberg was born in Falun in 1847 and moved to Paris at the age of twenty. "
-        "His landscapes of snowy forests made him famous in the 1880s.",
+        "The painter Jonas Ekberg was born in Falun in 1847 and moved to Paris at the age of "
+        "twenty. His landscapes of snowy forests made him famous in the 1880s.",
     ),
     (
         "What did the expedition find?",
@@ -67,8 +67,8 @@ ENGLISH = (
     ),
     (
         "What language is spoken on the island?",
-        "Most people on the island of Sarn speak Sarnish, a language related to the dialects of the "
-        "nearby coast. English is used in schools and in government offices.",
+        "Most people on the island of Sarn speak Sarnish, a language related to the dialects of "
+        "the nearby coast. English is used in schools and in government offices.",
     ),
 )
 
