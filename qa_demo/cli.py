@@ -169,7 +169,8 @@ def cmd_export(args) -> None:
 
 
 def cmd_quantize(args) -> None:
-    from .tools.export import DEFAULT_INT8_ROUTES, quantize_dir
+    from .tools.export import DEFAULT_INT8_ROUTES
+    from .tools.quantize import quantize_dir
 
     both = args.int8_route == "both"
     routes = DEFAULT_INT8_ROUTES if both else (Int8Route.parse(args.int8_route),)

@@ -141,3 +141,19 @@ def en_checkpoint_model(path):
     return AutoModelForQuestionAnswering.from_pretrained(
         path
     ).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def test_quantize_adds_int8_irs_to_an_fp32_directory(en_qa_dir, tmp_path, capsys):
+    import shutil
+
+    model = tmp_path / "m"
+    shutil.copytree(en_qa_dir, model)
+    for f in model.glob("openvino_model_int8*"):
+        f.unlink()
+    assert main(["quantize", str(model), "--int8-route", "static"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["agreement"]) >= {"INT8-static"}
+    assert load_model_dir(model).int8_files == {
+        Int8Route.STATIC: model / "openvino_model_int8_static.xml"
+    }
+    assert not list(model.glob(".*"))  # nothing half-written left behind
