@@ -8,6 +8,7 @@ component updates in one place. QADemoError becomes a gr.Error in the UI languag
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,13 +39,52 @@ def user_errors(lang: str) -> Iterator[None]:
     except QADemoError as exc:
         import gradio as gr
 
-        raise gr.Error(error_message(exc, lang), print_exception=False) from None
+        # gradio renders a toast's text as HTML; a message may quote the user's own input.
+        raise gr.Error(escape(error_message(exc, lang)), print_exception=False) from None
 
 
 def toast(note: str) -> None:
     import gradio as gr
 
-    gr.Warning(note)
+    gr.Warning(escape(note))
+
+
+def escape(text: str) -> str:
+    """``text`` shown as text in an HTML toast (``<`` and ``&`` only: quotes stay readable)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def whole_number(name: str, value: Any) -> int:
+    """An option as an int: ints, whole floats (sliders send 5.0) and digit strings; anything
+    else (True, 2.5, "five", None, a list) is one message naming the option."""
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and math.isfinite(value) and value == int(value):
+        return int(value)
+    raise InputError(f"{name} must be a whole number, got {value!r:.40}.")
+
+
+def threshold(value: Any) -> float | None:
+    """The no-answer threshold: empty means the model's default; otherwise a finite number."""
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise InputError(f"null_threshold must be a finite number, got {value!r:.40}.")
+    return number
+
+
+def text_value(name: str, value: Any) -> str:
+    """A text box or API text: None is empty; anything but a string is refused, by name."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"The {name} must be text, got {type(value).__name__}.")
+    return value
 
 
 # -- the one adapter ---------------------------------------------------------------------------
@@ -74,26 +114,22 @@ def make_request(
     null_threshold: Any = None,
 ) -> Request:
     """Raw values (components, API arguments) -> Request; bad ones are one gr.Error."""
-    with user_errors(ui_language(language or AUTO, context or "")):
-        try:
-            options = QAOptions(
-                top_k=int(top_k),
-                max_answer_len=int(max_answer_len),
-                doc_stride=int(doc_stride),
-                max_seq_len=int(max_seq_len),
-                null_threshold=None if null_threshold in (None, "") else float(null_threshold),
-            )
-        except (TypeError, ValueError) as exc:
-            raise InputError(str(exc)) from exc
-        settings = Settings(
-            model or AUTO,
-            ner_model or AUTO,
-            language or AUTO,
-            device or "CPU",
-            precision or Precision.AUTO,
-            dictionary or AUTO,
+    text = context if isinstance(context, str) else ""
+    with user_errors(ui_language(language if isinstance(language, str) else AUTO, text)):
+        question, context = text_value("question", question), text_value("context", context)
+        options = QAOptions(
+            top_k=whole_number("top_k", top_k),
+            max_answer_len=whole_number("max_answer_len", max_answer_len),
+            doc_stride=whole_number("doc_stride", doc_stride),
+            max_seq_len=whole_number("max_seq_len", max_seq_len),
+            null_threshold=threshold(null_threshold),
         )
-    return Request(question or "", context or "", settings, options)
+        choices = [model, ner_model, language, device, precision, dictionary]
+        names = ["model", "ner_model", "language", "device", "precision", "dictionary"]
+        picked = [text_value(n, v) for n, v in zip(names, choices, strict=True)]
+        defaults = [AUTO, AUTO, AUTO, "CPU", Precision.AUTO, AUTO]
+        settings = Settings(*(p or d for p, d in zip(picked, defaults, strict=True)))
+    return Request(question, context, settings, options)
 
 
 # -- answer ------------------------------------------------------------------------------------

@@ -77,6 +77,11 @@ class Outputs:
 
 
 ANSWER_OUTPUTS = tuple(f.name for f in fields(handlers.AnswerView))
+#: The events that run a model share one concurrency group, so that at most
+#: ``concurrency_limit(devices)`` of them run at once in all: gradio otherwise counts each event
+#: on its own, and /answer, /ner, Answer and Compare together ran four models at once on two
+#: cores. It also bounds the infer requests each compiled model creates (one per caller at once).
+MODEL_EVENTS = "models"
 
 
 def _text_column(gr) -> dict:
@@ -241,10 +246,15 @@ def _wire_requests(gr, service: DemoService, controls: Controls, parts: dict, ou
 
     inputs = controls.components() | {seen}
     answer_outs = [*outs.of(*ANSWER_OUTPUTS), seen]
-    parts["answer_btn"].click(answer, inputs, answer_outs, api_name="answer_view")
-    controls.question.submit(answer, inputs, answer_outs, api_name=False)
+    group = {"concurrency_id": MODEL_EVENTS}
+    parts["answer_btn"].click(answer, inputs, answer_outs, api_name="answer_view", **group)
+    controls.question.submit(answer, inputs, answer_outs, api_name=False, **group)
     parts["compare_btn"].click(
-        compare, controls.components(), outs.of("compare", "compare_plot"), api_name="compare"
+        compare,
+        controls.components(),
+        outs.of("compare", "compare_plot"),
+        api_name="compare",
+        **group,
     )
 
 
@@ -311,8 +321,8 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
         _wire_requests(gr, service, controls, parts, outs)
         _wire_choices(gr, registry, controls, parts)
         api = handlers.Api(service)
-        gr.api(api.answer, api_name="answer")
-        gr.api(api.ner, api_name="ner")
+        gr.api(api.answer, api_name="answer", concurrency_id=MODEL_EVENTS)
+        gr.api(api.ner, api_name="ner", concurrency_id=MODEL_EVENTS)
         gr.api(api.tokenize, api_name="tokenize")
         gr.Markdown(
             f"Devices: {', '.join(devices)} · models: `{registry.root}` · "

@@ -61,6 +61,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No NER model for this language: entities are not shown.",
         "ja": "この言語の固有表現（NER）モデルがないため、固有表現は表示されません。",
     },
+    "engine_note": {"en": "{note}", "ja": "実行環境の注意: {note}"},
+    "busy": {
+        "en": "The demo is busy: the queue of waiting requests is full. Please try again in a "
+        "moment.",
+        "ja": "混雑しています（順番待ちのリクエストが上限に達しました）。少し待ってからもう一度"
+        "お試しください。",
+    },
     "downloaded": {
         "en": "{hub_id} is ready in {path}.",
         "ja": "{hub_id} を {path} に用意しました。",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,19 @@ DEFAULT_ASSETS = project_dir("assets")
 MODELS_ENV = "QA_DEMO_MODELS"
 #: Requests waiting beyond this are turned away, so a class of 40 cannot queue forever.
 QUEUE_MAX_SIZE = 64
+#: Sessions (browser tabs, API clients) whose state gradio keeps in memory, least recently
+#: used dropped first. gradio keeps 10,000 by default and forgets none when a tab closes; each
+#: holds a copy of every component's config plus its last inputs and outputs (0.2 MB, to
+#: 2.4 MB after /answer on a 3,500-character context), so RSS grew with every new visitor. 64
+#: is a class of 40 and their reloads; a dropped session only loses its "notes already said".
+SESSION_CAPACITY = 64
+#: glibc's M_ARENA_MAX (mallopt): at most this many malloc arenas. By default glibc makes up to
+#: 8 per core, one per thread that allocates at once, and keeps each arena's freed memory;
+#: gradio's 40 worker threads then grew RSS by a third under 40 users (``qa-demo loadtest``)
+#: and never gave it back. Two arenas cost nothing measurable here: requests run one or two at
+#: a time. ``MALLOC_ARENA_MAX`` in the environment, if set, is left as it is.
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
 # -- examples --------------------------------------------------------------------------------------
@@ -78,8 +92,23 @@ def concurrency_limit(devices: Sequence[str]) -> int:
     return min(cpu_limit, 8)
 
 
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas before the server starts its threads; False where this is not
+    glibc (macOS, musl) or MALLOC_ARENA_MAX already decides."""
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
 def build_app(models_root: str | Path | None = None, assets: str | Path | None = None):
     """Read models/ (or $QA_DEMO_MODELS), build the registry and the UI. Downloads nothing."""
+    limit_malloc_arenas()
     root = Path(models_root or os.environ.get(MODELS_ENV) or DEFAULT_MODELS)
     assets_dir = Path(assets) if assets else DEFAULT_ASSETS
     from .layout import build_ui
@@ -88,17 +117,53 @@ def build_app(models_root: str | Path | None = None, assets: str | Path | None =
     return build_ui(service, load_examples(assets_dir / "examples.json"))
 
 
+#: gradio's own words when its queue is full (its web client shows them, in English only).
+GRADIO_BUSY = "This application is currently busy. Please try again."
+
+
+#: Replaces the text of that toast; textContent, so the text never becomes markup. In <head>
+#: (gradio 6 runs launch's ``js=`` no longer), so it observes the whole document.
+BUSY_SCRIPT = """<script>
+(() => {
+  const theirs = THEIRS, ours = OURS;
+  const swap = () => {
+    for (const el of document.querySelectorAll('[data-testid="toast-text"]')) {
+      if (el.textContent.includes(theirs)) el.textContent = ours;
+    }
+  };
+  new MutationObserver(swap).observe(document.documentElement, {childList: true, subtree: true});
+})();
+</script>"""
+
+
+def js_string(text: str) -> str:
+    """``text`` as a JS string literal that cannot close the <script> it is in."""
+    return json.dumps(text, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def busy_script() -> str:
+    """A <head> script: gradio's "busy" toast, shown the moment the queue is full, says it in
+    Japanese and English, as the rest of the page does."""
+    from .messages import message
+
+    ours = f"{message('busy', 'ja')} / {message('busy', 'en')}"
+    return BUSY_SCRIPT.replace("THEIRS", js_string(GRADIO_BUSY)).replace("OURS", js_string(ours))
+
+
 def launch(demo, host: str | None = None, port: int | None = None, share: bool = False, **kwargs):
     """Launch with the project's theme and CSS (gradio 6 takes them at launch)."""
     import gradio as gr
 
+    from .upkeep import bound_queue
+
+    bound_queue(demo)  # after the last demo.queue(): each call makes a new queue
     return demo.launch(
         server_name=host,
         server_port=port,
         share=share,
         theme=gr.themes.Soft(),
         css=read_css(),
-        **kwargs,
+        **{"state_session_capacity": SESSION_CAPACITY, "head": busy_script(), **kwargs},
     )
 
 

@@ -8,6 +8,7 @@ the run, in the UI language; the UI says it once per session and on the run's su
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -170,6 +171,10 @@ class DemoService:
 
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
+        #: Tokenizers for /tokenize by (model dir, dictionary): loading one per request read
+        #: its vocabulary every time (slow, and the memory churn of it grew RSS under load).
+        self._tokenizers: dict[tuple[str, str | None], object] = {}
+        self._tokenizers_lock = threading.Lock()
 
     # -- resolving settings -------------------------------------------------------------------
     def _language(self, settings: Settings, text: str) -> Language:
@@ -250,7 +255,7 @@ class DemoService:
             stages=(stage, tagged.stage) if tagged.stage else (stage,),
             ner_model=tagged.model,
             ner=tagged.result,
-            notes=tuple(dict.fromkeys(notes + tagged.notes)),
+            notes=tuple(dict.fromkeys(notes + tagged.notes + self.engine_notes(lang))),
             question_tokens=question_rows,
         )
 
@@ -303,7 +308,14 @@ class DemoService:
         check_input(text, "text", lang)
         language = self._language(settings, text)
         sel, notes = self._select(Task.NER, settings.ner_model, language, settings, lang)
-        return sel.model, self.registry.pipeline(Task.NER, sel).tag(text), notes
+        result = self.registry.pipeline(Task.NER, sel).tag(text)
+        return sel.model, result, notes + self.engine_notes(lang)
+
+    def engine_notes(self, lang: str) -> tuple[str, ...]:
+        """What the runtime had to work around (an unusable compile cache), in the UI language;
+        read after the run, since a compile adds them."""
+        notes = getattr(self.registry.engine, "notes", None) or ()
+        return tuple(message("engine_note", lang, note=n) for n in notes)
 
     def tokenize(self, text: str, settings: Settings) -> dict:
         """Morphemes and WordPiece tokens of a text (no model runs, so this encodes once)."""
@@ -314,7 +326,11 @@ class DemoService:
         language = self._language(settings, text)
         model = self.registry.model(settings.model, Task.QA, language, lang)
         dictionary = settings.dictionary_name if model.language is Language.JA else None
-        tok = load_tokenizer(model.path, dictionary or model.dictionary)
+        key = (str(model.path), dictionary or model.dictionary)
+        with self._tokenizers_lock:
+            if key not in self._tokenizers:
+                self._tokenizers[key] = load_tokenizer(*key)
+            tok = self._tokenizers[key]
         morphemes = self._morphemes(tok)(text)
         rows = render.token_rows(text, tok.encode(text), morphemes, tok.unk_id)
         return {
