@@ -16,33 +16,63 @@ from qa_demo.tools.train import SCRATCH_JA, ScratchConfig, TrainConfig, train
 from qa_demo.types import Task
 
 CONTEXTS = [
-    ("Lovelace", "Ada Lovelace wrote the report in London in 1843.",
-     [("Who wrote the report?", "Ada Lovelace"), ("Where was the report written?", "London"),
-      ("When was the report written?", "1843")]),
-    ("Bridge", "The bridge over the river was built by the king in 1999.",
-     [("Who built the bridge?", "the king"), ("When was the bridge built?", "1999")]),
-    ("Tokyo", "Tokyo station was opened in 1914 by the company.",
-     [("When was Tokyo station opened?", "1914"), ("Who opened the station?", "the company")]),
+    (
+        "Lovelace",
+        "Ada Lovelace wrote the report in London in 1843.",
+        [
+            ("Who wrote the report?", "Ada Lovelace"),
+            ("Where was the report written?", "London"),
+            ("When was the report written?", "1843"),
+        ],
+    ),
+    (
+        "Bridge",
+        "The bridge over the river was built by the king in 1999.",
+        [("Who built the bridge?", "the king"), ("When was the bridge built?", "1999")],
+    ),
+    (
+        "Tokyo",
+        "Tokyo station was opened in 1914 by the company.",
+        [("When was Tokyo station opened?", "1914"), ("Who opened the station?", "the company")],
+    ),
 ]
 
 JA_NER = [
     {"curid": str(i), "text": text, "entities": ents}
-    for i, (text, ents) in enumerate([
-        ("東京で山田太郎が話した。", [{"name": "東京", "span": [0, 2], "type": "地名"},
-                                     {"name": "山田太郎", "span": [3, 7], "type": "人名"}]),
-        ("大阪の会社に勤める。", [{"name": "大阪", "span": [0, 2], "type": "地名"}]),
-        ("田中花子は京都に住む。", [{"name": "田中花子", "span": [0, 4], "type": "人名"},
-                                   {"name": "京都", "span": [5, 7], "type": "地名"}]),
-    ] * 4)
+    for i, (text, ents) in enumerate(
+        [
+            (
+                "東京で山田太郎が話した。",
+                [
+                    {"name": "東京", "span": [0, 2], "type": "地名"},
+                    {"name": "山田太郎", "span": [3, 7], "type": "人名"},
+                ],
+            ),
+            ("大阪の会社に勤める。", [{"name": "大阪", "span": [0, 2], "type": "地名"}]),
+            (
+                "田中花子は京都に住む。",
+                [
+                    {"name": "田中花子", "span": [0, 4], "type": "人名"},
+                    {"name": "京都", "span": [5, 7], "type": "地名"},
+                ],
+            ),
+        ]
+        * 4
+    )
 ]
 
 
 def squad_file(tmp_path: Path) -> Path:
     data = []
     for title, context, qas in CONTEXTS:
-        items = [{"id": f"{title}-{i}", "question": q,
-                  "answers": [{"text": a, "answer_start": context.index(a)}]}
-                 for i, (q, a) in enumerate(qas)]
+        items = [
+            {
+                "id": f"{title}-{i}",
+                "question": q,
+                "answers": [{"text": a, "answer_start": context.index(a)}],
+            }
+            for i, (q, a) in enumerate(qas)
+        ]
         data.append({"title": title, "paragraphs": [{"context": context, "qas": items}]})
     path = tmp_path / "train.json"
     path.write_text(json.dumps({"version": "1.1", "data": data}), encoding="utf-8")
@@ -52,22 +82,63 @@ def squad_file(tmp_path: Path) -> Path:
 def test_qa_trains_exports_and_evaluates(en_checkpoint, tmp_path, capsys):
     data = squad_file(tmp_path)
     out = tmp_path / "model"
-    assert main(["train", "qa", "--base", str(en_checkpoint), "--data", str(data),
-                 "--eval", str(data), "--out", str(out), "--epochs", "2", "--batch-size", "4",
-                 "--lr", "1e-3", "--max-seq-len", "64", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "qa",
+                "--base",
+                str(en_checkpoint),
+                "--data",
+                str(data),
+                "--eval",
+                str(data),
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "4",
+                "--lr",
+                "1e-3",
+                "--max-seq-len",
+                "64",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "epoch 1: loss" in captured.err and "epoch 2: loss" in captured.err
     # NNCF may print its own progress to stdout; the report is the last thing printed.
-    report = json.loads(captured.out[captured.out.rindex('{\n  "out"'):])
+    report = json.loads(captured.out[captured.out.rindex('{\n  "out"') :])
     assert set(report["eval"]) >= {"exact", "f1", "total"} and report["eval"]["total"] == 7
     assert (out / "openvino_model.xml").exists() and (out / "openvino_model_int8.xml").exists()
     meta = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
     assert meta["task"] == "qa" and "demo" in meta["description"]
     assert meta["training"]["params"]["lr"] == 1e-3
     # The written directory is what the app loads; `qa-demo eval` reproduces the number.
-    assert main(["eval", "qa", "--model", str(out), "--data", str(data), "--json",
-                 "--max-seq-len", "64", "--doc-stride", "21",
-                 "--predictions", str(tmp_path / "p.json")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "qa",
+                "--model",
+                str(out),
+                "--data",
+                str(data),
+                "--json",
+                "--max-seq-len",
+                "64",
+                "--doc-stride",
+                "21",
+                "--predictions",
+                str(tmp_path / "p.json"),
+            ]
+        )
+        == 0
+    )
     again = json.loads(capsys.readouterr().out)
     assert again["f1"] == pytest.approx(report["eval"]["f1"])
 
@@ -76,15 +147,38 @@ def test_training_refuses_a_non_empty_out_dir(en_checkpoint, tmp_path, capsys):
     out = tmp_path / "busy"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    assert main(["train", "qa", "--base", str(en_checkpoint), "--data",
-                 str(squad_file(tmp_path)), "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "qa",
+                "--base",
+                str(en_checkpoint),
+                "--data",
+                str(squad_file(tmp_path)),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "mine"
 
 
 def test_same_seed_same_losses(en_checkpoint, tmp_path):
-    cfg = TrainConfig(Task.QA, str(en_checkpoint), squad_file(tmp_path), None, epochs=2,
-                      batch_size=2, lr=1e-3, max_seq_len=64, doc_stride=16, seed=7)
+    cfg = TrainConfig(
+        Task.QA,
+        str(en_checkpoint),
+        squad_file(tmp_path),
+        None,
+        epochs=2,
+        batch_size=2,
+        lr=1e-3,
+        max_seq_len=64,
+        doc_stride=16,
+        seed=7,
+    )
     first = [h.loss for h in train(cfg, log=lambda m: None).history]
     second = [h.loss for h in train(cfg, log=lambda m: None).history]
     assert first == second and all(np.isfinite(first))
@@ -94,8 +188,18 @@ def test_int8_only_model_when_fp32_is_left_out(en_checkpoint, tmp_path):
     from qa_demo.qa import QuestionAnswerer
 
     out = tmp_path / "int8-only"
-    cfg = TrainConfig(Task.QA, str(en_checkpoint), squad_file(tmp_path), out, epochs=1,
-                      batch_size=4, lr=1e-3, max_seq_len=64, doc_stride=16, fp32=False)
+    cfg = TrainConfig(
+        Task.QA,
+        str(en_checkpoint),
+        squad_file(tmp_path),
+        out,
+        epochs=1,
+        batch_size=4,
+        lr=1e-3,
+        max_seq_len=64,
+        doc_stride=16,
+        fp32=False,
+    )
     train(cfg, log=lambda m: None)
     assert not (out / "openvino_model.xml").exists() and not (out / "openvino_model.bin").exists()
     meta = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
@@ -105,8 +209,7 @@ def test_int8_only_model_when_fp32_is_left_out(en_checkpoint, tmp_path):
     best = QuestionAnswerer.load(out, precision="INT8").ask("Who?", context).best
     assert best.text == context[best.start : best.end]
     with pytest.raises(InputError, match="no model"):
-        TrainConfig(Task.QA, str(en_checkpoint), squad_file(tmp_path), out, int8=False,
-                    fp32=False)
+        TrainConfig(Task.QA, str(en_checkpoint), squad_file(tmp_path), out, int8=False, fp32=False)
 
 
 def test_japanese_ner_from_scratch_with_holdout(tmp_path):
@@ -114,10 +217,22 @@ def test_japanese_ner_from_scratch_with_holdout(tmp_path):
     data.write_text(json.dumps(JA_NER, ensure_ascii=False), encoding="utf-8")
     out = tmp_path / "ja-ner"
     cfg = TrainConfig(
-        Task.NER, SCRATCH_JA, data, out, eval_data=data, epochs=2, batch_size=4, lr=1e-3,
-        max_seq_len=64, doc_stride=16, int8=False, fp16_weights=True, aggregation="max",
-        scratch=ScratchConfig(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2,
-                              intermediate_size=64),
+        Task.NER,
+        SCRATCH_JA,
+        data,
+        out,
+        eval_data=data,
+        epochs=2,
+        batch_size=4,
+        lr=1e-3,
+        max_seq_len=64,
+        doc_stride=16,
+        int8=False,
+        fp16_weights=True,
+        aggregation="max",
+        scratch=ScratchConfig(
+            vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64
+        ),
     )
     result = train(cfg, log=lambda m: None)
     assert result.final_eval["support"] == 20
@@ -138,9 +253,33 @@ def test_japanese_ner_from_scratch_with_holdout(tmp_path):
 def test_lr_search_prints_trials_and_saves_a_plot(en_checkpoint, tmp_path, capsys):
     plot = tmp_path / "lr.png"
     data = squad_file(tmp_path)
-    assert main(["train", "qa", "--base", str(en_checkpoint), "--data", str(data),
-                 "--eval", str(data), "--search", "lr", "--trials", "2", "--epochs", "1",
-                 "--batch-size", "4", "--max-seq-len", "64", "--plot", str(plot)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "qa",
+                "--base",
+                str(en_checkpoint),
+                "--data",
+                str(data),
+                "--eval",
+                str(data),
+                "--search",
+                "lr",
+                "--trials",
+                "2",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--max-seq-len",
+                "64",
+                "--plot",
+                str(plot),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "best learning rate" in out and out.count("e-0") >= 2
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -152,10 +291,13 @@ def test_ner_labels_follow_char_spans_in_bio_and_io(en_ner_checkpoint):
     from qa_demo.tools.train.data import ner_features, ner_labels
 
     tok = load_tokenizer(en_ner_checkpoint)
-    ex = NERExample("1", "Ada Lovelace went to London", (EntitySpan(0, 12, "PER"),
-                                                          EntitySpan(21, 27, "LOC")))
-    for scheme, want in (("BIO", ["B-PER", "I-PER", "O", "O", "B-LOC"]),
-                         ("IO", ["I-PER", "I-PER", "O", "O", "I-LOC"])):
+    ex = NERExample(
+        "1", "Ada Lovelace went to London", (EntitySpan(0, 12, "PER"), EntitySpan(21, 27, "LOC"))
+    )
+    for scheme, want in (
+        ("BIO", ["B-PER", "I-PER", "O", "O", "B-LOC"]),
+        ("IO", ["I-PER", "I-PER", "O", "O", "I-LOC"]),
+    ):
         labels = ner_labels([ex], scheme)
         (feat,) = ner_features(tok, [ex], {lab: i for i, lab in enumerate(labels)}, 64, 16)
         enc = tok.encode(ex.text)

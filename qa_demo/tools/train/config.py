@@ -116,4 +116,3 @@ class TrainResult:
 
 def log_stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-

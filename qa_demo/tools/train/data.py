@@ -23,8 +23,14 @@ def data_files(path: Path) -> list[Path]:
     return files
 
 
-def load_training_examples(task: Task, path: Path | tuple[Path, ...], holdout: float | None,
-                           part: str, limit: int | None, exclude_titles: tuple[str, ...] = ()):
+def load_training_examples(
+    task: Task,
+    path: Path | tuple[Path, ...],
+    holdout: float | None,
+    part: str,
+    limit: int | None,
+    exclude_titles: tuple[str, ...] = (),
+):
     from itertools import chain, islice
 
     from ..datasets import qa_group, read_ner, read_squad, split_examples
@@ -32,16 +38,18 @@ def load_training_examples(task: Task, path: Path | tuple[Path, ...], holdout: f
     paths = [f for p in (path if isinstance(path, tuple) else (path,)) for f in data_files(p)]
     if task is Task.QA:
         excluded = set(exclude_titles)
-        items = (ex for ex in chain.from_iterable(map(read_squad, paths))
-                 if ex.title not in excluded)
+        items = (
+            ex for ex in chain.from_iterable(map(read_squad, paths)) if ex.title not in excluded
+        )
         key = qa_group
     else:
         items, key = chain.from_iterable(map(read_ner, paths)), (lambda ex: ex.group)
     return list(islice(split_examples(items, holdout, part, key), limit))
 
 
-def qa_features(tok, examples, max_seq_len: int, stride: int,
-                answer_windows_only: bool = False) -> list[Feature]:
+def qa_features(
+    tok, examples, max_seq_len: int, stride: int, answer_windows_only: bool = False
+) -> list[Feature]:
     """Windows exactly as QuestionAnswerer builds them, labelled with the first gold answer.
 
     A window that does not hold the whole answer points at [CLS] (position 0), as in the
@@ -59,8 +67,7 @@ def qa_features(tok, examples, max_seq_len: int, stride: int,
         c = tok.encode(ex.context)
         windows = build_windows(tok, c, max_seq_len, stride, question=q)
         a_start, a_end = (
-            (ex.answers[0][1], ex.answers[0][1] + len(ex.answers[0][0])) if ex.answers
-            else (-1, -1)
+            (ex.answers[0][1], ex.answers[0][1] + len(ex.answers[0][0])) if ex.answers else (-1, -1)
         )
         kept = []
         for w in windows:
@@ -70,8 +77,12 @@ def qa_features(tok, examples, max_seq_len: int, stride: int,
                 first = next((i for i in ctx if w.offsets[i][1] > a_start), None)
                 last = next((i for i in reversed(ctx) if w.offsets[i][0] < a_end), None)
                 inside = (
-                    ctx and first is not None and last is not None and first <= last
-                    and w.offsets[ctx[0]][0] <= a_start and w.offsets[ctx[-1]][1] >= a_end
+                    ctx
+                    and first is not None
+                    and last is not None
+                    and first <= last
+                    and w.offsets[ctx[0]][0] <= a_start
+                    and w.offsets[ctx[-1]][1] >= a_end
                 )
                 if inside:
                     start, end = first, last
@@ -116,8 +127,11 @@ def ner_features(tok, examples, label2id: dict[str, int], max_seq_len: int, stri
             # A token that starts mid-entity after an O token (MeCab split differently from the
             # annotation) still has to open the entity.
             begin = is_first or prev_entity != label
-            tags.append(label2id.get(f"B-{label}", 0) if begin and f"B-{label}" in label2id
-                        else label2id.get(f"I-{label}", 0))
+            tags.append(
+                label2id.get(f"B-{label}", 0)
+                if begin and f"B-{label}" in label2id
+                else label2id.get(f"I-{label}", 0)
+            )
             prev_entity = label
         for w in build_windows(tok, enc, max_seq_len, stride):
             a = w.token_start
@@ -154,5 +168,3 @@ def collate(feats: list[Feature], pad_id: int, task: Task, token_types: bool = T
     else:
         batch["labels"] = torch.from_numpy(labels)
     return batch
-
-

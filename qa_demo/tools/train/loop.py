@@ -46,21 +46,32 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainRes
     t_start = time.perf_counter()
     set_seed(cfg.seed)
     task = cfg.task
-    train_ex = load_training_examples(task, (cfg.data, *cfg.extra_data), cfg.holdout, "train",
-                             cfg.limit, cfg.exclude_titles)
+    train_ex = load_training_examples(
+        task, (cfg.data, *cfg.extra_data), cfg.holdout, "train", cfg.limit, cfg.exclude_titles
+    )
     if not train_ex:
         raise DataError(f"{cfg.data}: no training examples.")
-    eval_path, eval_part = (cfg.eval_data, "all") if cfg.eval_data else (
-        (cfg.data, "heldout") if cfg.holdout else (None, "all")
+    eval_path, eval_part = (
+        (cfg.eval_data, "all")
+        if cfg.eval_data
+        else ((cfg.data, "heldout") if cfg.holdout else (None, "all"))
     )
     eval_ex = (
-        load_training_examples(task, eval_path, cfg.holdout if eval_part == "heldout" else None,
-                      eval_part, cfg.eval_limit)
-        if eval_path else []
+        load_training_examples(
+            task,
+            eval_path,
+            cfg.holdout if eval_part == "heldout" else None,
+            eval_part,
+            cfg.eval_limit,
+        )
+        if eval_path
+        else []
     )
     labels = ner_labels(train_ex, cfg.tag_scheme) if task is Task.NER else None
-    log(f"{len(train_ex)} training examples from {cfg.data}"
-        + (f", {len(eval_ex)} eval examples from {eval_path}" if eval_ex else ""))
+    log(
+        f"{len(train_ex)} training examples from {cfg.data}"
+        + (f", {len(eval_ex)} eval examples from {eval_path}" if eval_ex else "")
+    )
 
     with tempfile.TemporaryDirectory(prefix="qa-demo-train-") as tmp:
         work = Path(tmp)
@@ -68,7 +79,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainRes
         if cfg.base == SCRATCH_JA:
             texts = (
                 [t for ex in train_ex for t in (ex.question, ex.context)]
-                if task is Task.QA else [ex.text for ex in train_ex]
+                if task is Task.QA
+                else [ex.text for ex in train_ex]
             )
             log(f"Training a {cfg.scratch.vocab_size}-piece Japanese WordPiece vocab ...")
             model, hf_tok = build_scratch_japanese(cfg, tok_dir, texts, labels)
@@ -80,8 +92,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainRes
         tok = load_tokenizer(tok_dir)
         t0 = time.perf_counter()
         if task is Task.QA:
-            feats = qa_features(tok, train_ex, cfg.max_seq_len, cfg.doc_stride,
-                                cfg.answer_windows_only)
+            feats = qa_features(
+                tok, train_ex, cfg.max_seq_len, cfg.doc_stride, cfg.answer_windows_only
+            )
         else:
             label2id = {lab: i for i, lab in enumerate(labels)}
             feats = ner_features(tok, train_ex, label2id, cfg.max_seq_len, cfg.doc_stride)
@@ -92,10 +105,27 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainRes
         if eval_ex and final_eval is None:
             final_eval = evaluate_checkpoint(model, hf_tok, cfg, eval_ex, work, log)
         if cfg.out is not None:
-            write_model(model, hf_tok, cfg, train_ex, work, history, final_eval, len(feats),
-                        len(eval_ex), eval_path, log)
-    return TrainResult(cfg.out, tuple(history), final_eval, len(train_ex), len(feats),
-                       time.perf_counter() - t_start)
+            write_model(
+                model,
+                hf_tok,
+                cfg,
+                train_ex,
+                work,
+                history,
+                final_eval,
+                len(feats),
+                len(eval_ex),
+                eval_path,
+                log,
+            )
+    return TrainResult(
+        cfg.out,
+        tuple(history),
+        final_eval,
+        len(train_ex),
+        len(feats),
+        time.perf_counter() - t_start,
+    )
 
 
 #: Batches are formed within pools of this many batches sorted by length, so little of a
@@ -123,10 +153,14 @@ def fit(model, feats, pad_id, cfg: TrainConfig, eval_ex, hf_tok, work, log) -> l
     warmup = max(1, int(total_steps * WARMUP_FRACTION))
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-         "weight_decay": cfg.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)],
-         "weight_decay": 0.0},
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": cfg.weight_decay,
+        },
+        {
+            "params": [p for n, p in model.named_parameters() if n.endswith(no_decay)],
+            "weight_decay": 0.0,
+        },
     ]
     opt = torch.optim.AdamW(groups, lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -138,8 +172,10 @@ def fit(model, feats, pad_id, cfg: TrainConfig, eval_ex, hf_tok, work, log) -> l
     history: list[EpochLog] = []
     step = 0
     n_epochs = math.ceil(cfg.epochs)
-    log(f"Training {total_steps} steps ({cfg.epochs} epochs of {steps_per_epoch}), "
-        f"batch {cfg.batch_size}, lr {cfg.lr:g}")
+    log(
+        f"Training {total_steps} steps ({cfg.epochs} epochs of {steps_per_epoch}), "
+        f"batch {cfg.batch_size}, lr {cfg.lr:g}"
+    )
     for epoch in range(1, n_epochs + 1):
         model.train()
         batches = length_batches(feats, cfg.batch_size, rng)
@@ -159,18 +195,29 @@ def fit(model, feats, pad_id, cfg: TrainConfig, eval_ex, hf_tok, work, log) -> l
             step += 1
             if step % 20 == 0 or step == total_steps:
                 rate = (time.perf_counter() - t0) / (b + 1)
-                log(f"  epoch {epoch} step {step}/{total_steps} loss {np.mean(losses[-20:]):.4f} "
-                    f"({rate:.2f} s/step)")
+                log(
+                    f"  epoch {epoch} step {step}/{total_steps} loss {np.mean(losses[-20:]):.4f} "
+                    f"({rate:.2f} s/step)"
+                )
         scores = None
         last = epoch == n_epochs
         if eval_ex and (cfg.eval_every_epoch or last):
             scores = evaluate_checkpoint(model, hf_tok, cfg, eval_ex, work, log)
-        history.append(EpochLog(epoch, float(np.mean(losses)) if losses else float("nan"),
-                                time.perf_counter() - t0, scores))
+        history.append(
+            EpochLog(
+                epoch,
+                float(np.mean(losses)) if losses else float("nan"),
+                time.perf_counter() - t0,
+                scores,
+            )
+        )
         summary = f"epoch {epoch}: loss {history[-1].loss:.4f}"
         if scores:
-            summary += "  " + "  ".join(f"{k} {v:.2f}" for k, v in scores.items()
-                                        if k in ("exact", "f1", "precision", "recall"))
+            summary += "  " + "  ".join(
+                f"{k} {v:.2f}"
+                for k, v in scores.items()
+                if k in ("exact", "f1", "precision", "recall")
+            )
         log(summary)
     model.eval()
     return history
@@ -185,22 +232,41 @@ def evaluate_checkpoint(model, hf_tok, cfg: TrainConfig, eval_ex, work: Path, lo
     ir = work / "eval_ir"
     if ir.exists():
         shutil.rmtree(ir)
-    export("training checkpoint", ir, cfg.task, model=model, tokenizer=hf_tok,
-           log=lambda m: None)
+    export("training checkpoint", ir, cfg.task, model=model, tokenizer=hf_tok, log=lambda m: None)
     if cfg.task is Task.QA:
-        scores = evaluate_qa_examples(ir, eval_ex, progress=False,
-                                      options={"max_seq_len": cfg.max_seq_len,
-                                               "doc_stride": cfg.doc_stride})
+        scores = evaluate_qa_examples(
+            ir,
+            eval_ex,
+            progress=False,
+            options={"max_seq_len": cfg.max_seq_len, "doc_stride": cfg.doc_stride},
+        )
     else:
-        scores = evaluate_ner_examples(ir, eval_ex, progress=False,
-                                       options={"max_seq_len": cfg.max_seq_len,
-                                                "doc_stride": cfg.doc_stride,
-                                                "aggregation": cfg.aggregation})
+        scores = evaluate_ner_examples(
+            ir,
+            eval_ex,
+            progress=False,
+            options={
+                "max_seq_len": cfg.max_seq_len,
+                "doc_stride": cfg.doc_stride,
+                "aggregation": cfg.aggregation,
+            },
+        )
     return scores.summary()
 
 
-def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, final_eval,
-                n_windows: int, n_eval: int, eval_path, log) -> None:
+def write_model(
+    model,
+    hf_tok,
+    cfg: TrainConfig,
+    train_ex,
+    work: Path,
+    history,
+    final_eval,
+    n_windows: int,
+    n_eval: int,
+    eval_path,
+    log,
+) -> None:
     """Export into a temp dir beside ``out``, then swap it in: a failure loses nothing."""
     from ...model_dir import PRECISION_FILES, write_meta
     from ..export import export, swap_into_place
@@ -211,8 +277,16 @@ def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, 
     try:
         target = staging / "model"
         log("Exporting to OpenVINO IR ...")
-        report = export(cfg.base, target, cfg.task, int8=cfg.int8, model=model, tokenizer=hf_tok,
-                        calibration=_calibration_file(cfg, train_ex, work), log=log)
+        report = export(
+            cfg.base,
+            target,
+            cfg.task,
+            int8=cfg.int8,
+            model=model,
+            tokenizer=hf_tok,
+            calibration=_calibration_file(cfg, train_ex, work),
+            log=log,
+        )
         if cfg.fp16_weights and cfg.fp32:
             compress_fp32_to_fp16(target / PRECISION_FILES["FP32"])
         precisions = list(report.precisions)
@@ -240,8 +314,7 @@ def write_model(model, hf_tok, cfg: TrainConfig, train_ex, work: Path, history, 
             aggregation=cfg.aggregation if cfg.task is Task.NER else None,
             # Only a model that saw unanswerable questions may answer "no answer".
             version_2_with_negative=(
-                True if cfg.task is Task.QA and any(ex.is_impossible for ex in train_ex)
-                else None
+                True if cfg.task is Task.QA and any(ex.is_impossible for ex in train_ex) else None
             ),
             training=training,
         )
@@ -282,5 +355,3 @@ def compress_fp32_to_fp16(xml: Path) -> None:
     ov.save_model(core.read_model(str(xml)), str(tmp), compress_to_fp16=True)
     for suffix in (".xml", ".bin"):
         tmp.with_suffix(suffix).replace(xml.with_suffix(suffix))
-
-

@@ -24,8 +24,9 @@ class Trial:
     seconds: float
 
 
-def search_lr(cfg: TrainConfig, trials: int, plot: Path | None,
-              log: Callable[[str], None] = log_stderr) -> tuple[list[Trial], Trial]:
+def search_lr(
+    cfg: TrainConfig, trials: int, plot: Path | None, log: Callable[[str], None] = log_stderr
+) -> tuple[list[Trial], Trial]:
     """Optuna TPE over the learning rate (log-uniform), maximising eval F1; no model written."""
     optuna = require("optuna", "train")
     if cfg.eval_data is None and cfg.holdout is None:
@@ -41,8 +42,9 @@ def search_lr(cfg: TrainConfig, trials: int, plot: Path | None,
         return f1
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=cfg.seed))
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed)
+    )
     study.optimize(objective, n_trials=trials)
     best = max(results, key=lambda t: t.f1)
     if plot is not None:
@@ -78,5 +80,3 @@ def format_trials(results: list[Trial], best: Trial) -> str:
         lines.append(f"{t.number:5d}  {t.lr:13.3e}  {t.f1:8.2f}  {t.seconds:8.0f}{mark}")
     lines.append(f"best learning rate: {best.lr:.3e} (eval F1 {best.f1:.2f})")
     return "\n".join(lines)
-
-

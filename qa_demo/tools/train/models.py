@@ -85,5 +85,3 @@ def load_pretrained(cfg: TrainConfig, labels=None):
             f"{SCRATCH_JA!r}."
         ) from exc
     return model, hf_tok
-
-
