@@ -3,14 +3,9 @@
 gradio 6 keeps every finished event in ``Queue.event_ids_to_events`` (with its request body:
 the user's question and context) and a record per event in ``Queue.event_analytics``, for the
 life of the process; it removes an event only while it still waits in the queue.
-``qa-demo loadtest`` measured ~30 kB a request (40 users x 25 requests: +27 MB); it also keeps
-an empty message queue per session ever seen. ``bound_queue`` wraps the queue's
-``send_message``: after each completed event it drops the finished events that no session still
-waits for and the idle sessions' queues, and keeps the last ``MAX_ANALYTICS`` records.
-
-It also forgets, per session, the last inputs and outputs of the API-only endpoints
-(``API_ONLY``): gradio keeps them in the session's config for as long as the session lives, and
-an /answer on a 100,000-character context is ~24 MB of JSON. The web UI's own values are kept.
+``qa-demo loadtest`` measured ~30 kB a request (40 users x 25 requests: +27 MB). ``bound_queue``
+wraps the queue's ``send_message``: after each completed event it drops the finished events that
+no session still waits for, and keeps the last ``MAX_ANALYTICS`` records.
 
 These are gradio's private attributes: where they are missing (another gradio version), nothing
 is wrapped and ``bound_queue`` returns False.
@@ -23,8 +18,6 @@ from typing import Any
 
 #: Per-event analytics records kept (gradio's monitoring page summarises these).
 MAX_ANALYTICS = 1000
-#: Endpoints with no component on the page (gr.api): their values need not be kept.
-API_ONLY = frozenset({"answer", "ner", "tokenize"})
 NEEDED = ("send_message", "event_ids_to_events", "pending_event_ids_session", "event_analytics")
 
 
@@ -41,16 +34,10 @@ def finished_events(queue: Any) -> list[str]:
 
 
 def prune(queue: Any, max_analytics: int = MAX_ANALYTICS) -> int:
-    """Drop finished events, idle sessions' empty queues and old analytics records; returns
-    how many events went."""
+    """Drop finished events and old analytics records; returns how many events went."""
     done = finished_events(queue)
     for eid in done:
         queue.event_ids_to_events.pop(eid, None)
-    # A session with nothing pending has no open stream; gradio makes both entries again
-    # when it sends the next request (Queue.push).
-    for session in [k for k, ids in queue.pending_event_ids_session.items() if not ids]:
-        queue.pending_event_ids_session.pop(session, None)
-        getattr(queue, "pending_messages_per_session", {}).pop(session, None)
     analytics = queue.event_analytics
     extra = len(analytics) - max_analytics
     if extra > 0:  # dicts keep insertion order: the oldest first
@@ -60,22 +47,6 @@ def prune(queue: Any, max_analytics: int = MAX_ANALYTICS) -> int:
         if hasattr(queue, "event_count_at_last_cache"):
             queue.event_count_at_last_cache = max(0, queue.event_count_at_last_cache - extra)
     return len(done)
-
-
-def forget_values(queue: Any, event: Any) -> None:
-    """Drop what ``event``'s session keeps of an API-only endpoint's inputs and outputs."""
-    fn = getattr(event, "fn", None)
-    if getattr(fn, "api_name", None) not in API_ONLY:
-        return
-    holder = getattr(getattr(queue, "blocks", None), "state_holder", None)
-    state = getattr(holder, "session_data", {}).get(getattr(event, "session_hash", None))
-    values = getattr(state, "config_values", None)
-    if not isinstance(values, dict):
-        return
-    for block in [*fn.inputs, *fn.outputs]:
-        config = values.get(getattr(block, "_id", None))
-        if isinstance(config, dict) and isinstance(config.get("props"), dict):
-            config["props"]["value"] = None
 
 
 def bound_queue(demo: Any, max_analytics: int = MAX_ANALYTICS) -> bool:
@@ -91,7 +62,6 @@ def bound_queue(demo: Any, max_analytics: int = MAX_ANALYTICS) -> bool:
         out = send(event, message, *args, **kwargs)
         # Runs on the server's event loop, like every change gradio makes to these dicts.
         if getattr(message, "msg", None) == "process_completed":
-            forget_values(queue, event)
             prune(queue, max_analytics)
         return out
 
