@@ -17,6 +17,7 @@ from .errors import DeviceError, ModelLoadError, require
 from .model_dir import ModelDir
 from .options import Hint, Precision
 from .precision import Choice
+from .windows import check_feeds
 
 #: What ONNX Runtime runs for each file it is given (dynamic INT8 quantizes activations at
 #: run time; its MatMulInteger kernels use VNNI where the CPU has it).
@@ -37,13 +38,9 @@ class OrtRunner:
     calls: int = field(default=0, repr=False)
 
     def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        missing = [n for n in self.input_names if n not in feeds]
-        if missing:
-            raise ModelLoadError(
-                f"The model expects inputs {list(self.input_names)} but got {sorted(feeds)}."
-            )
+        feeds = check_feeds(self.input_names, feeds)
         self.calls += 1
-        values = self.session.run(list(self.output_names), {n: feeds[n] for n in self.input_names})
+        values = self.session.run(list(self.output_names), feeds)
         return dict(zip(self.output_names, values, strict=True))
 
     def infer_each(self, feeds_list: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:

@@ -23,6 +23,7 @@ from .errors import DeviceError, ModelLoadError
 from .model_dir import ModelDir
 from .options import Hint, Precision
 from .precision import INFERENCE_HINTS, Choice, DeviceCaps, choose, cpu_flags, int8_dot_product
+from .windows import check_feeds
 
 #: Devices that are virtual plugins over the real ones; valid even when not listed.
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
@@ -100,13 +101,7 @@ class CompiledModel:
             self._pool.put(req)
 
     def check_inputs(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Keep only the inputs the graph has; fail clearly if one it needs is missing."""
-        missing = [n for n in self.input_names if n not in feeds]
-        if missing:
-            raise ModelLoadError(
-                f"The model expects inputs {list(self.input_names)} but got {sorted(feeds)}."
-            )
-        return {n: feeds[n] for n in self.input_names}
+        return check_feeds(self.input_names, feeds)
 
     def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One synchronous call; the batch dimension carries all windows at once."""

@@ -18,6 +18,7 @@ from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordPiece
 
 from .errors import ModelLoadError
+from .options import Dictionary
 from .segment import MecabSegmenter, mecab, normalize_dictionary
 from .types import ArrayEq, Language, Token
 
@@ -178,6 +179,11 @@ def _read_json(path: Path) -> dict:
         raise ModelLoadError(f"Cannot read {path}: {exc}") from exc
 
 
+def dictionary_from_transformers(mecab_dic: str) -> str:
+    """Our name for BertJapaneseTokenizer's ``mecab_dic``; an unknown one (a path) as it is."""
+    return _HF_MECAB_DICS.get(mecab_dic, mecab_dic)
+
+
 def is_japanese_tokenizer(config: dict) -> bool:
     """Whether a tokenizer_config.json is a MeCab one (BertJapaneseTokenizer): decided here only."""
     return (
@@ -208,7 +214,7 @@ def load_tokenizer(model_dir: str | Path, dictionary: str | None = None) -> Text
                 "not supported; expected 'wordpiece'."
             )
         hf_dic = (config.get("mecab_kwargs") or {}).get("mecab_dic") or "unidic_lite"
-        dic = dictionary or _HF_MECAB_DICS.get(hf_dic, hf_dic)
+        dic = dictionary or dictionary_from_transformers(hf_dic)
         vocab = model_dir / "vocab.txt"
         if not vocab.exists():
             raise ModelLoadError(f"{model_dir} has no vocab.txt for its BertJapaneseTokenizer.")
@@ -254,9 +260,7 @@ def write_japanese_tokenizer_files(
     out_dir.mkdir(parents=True, exist_ok=True)
     ordered = sorted(vocab.items(), key=lambda kv: kv[1])
     (out_dir / "vocab.txt").write_text("".join(t + "\n" for t, _ in ordered), encoding="utf-8")
-    hf_dic = {"unidic-lite": "unidic_lite", "ipadic": "ipadic"}.get(
-        normalize_dictionary(dictionary), "unidic_lite"
-    )
+    hf_dic = Dictionary.parse(normalize_dictionary(dictionary)).transformers_name
     config = {
         "tokenizer_class": "BertJapaneseTokenizer",
         "do_lower_case": False,

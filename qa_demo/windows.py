@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, ModelLoadError
 from .tokenization import Encoded, TextTokenizer
 from .types import Window
 
@@ -124,3 +124,15 @@ def batch(windows: list[Window], pad_id: int, width: int | None = None) -> dict[
         out["attention_mask"][i, : len(w)] = w.attention_mask
         out["token_type_ids"][i, : len(w)] = w.token_type_ids
     return out
+
+
+def check_feeds(
+    input_names: tuple[str, ...], feeds: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Keep only the inputs the graph has; fail clearly if one it needs is missing."""
+    missing = [n for n in input_names if n not in feeds]
+    if missing:
+        raise ModelLoadError(
+            f"The model expects inputs {list(input_names)} but got {sorted(feeds)}."
+        )
+    return {n: feeds[n] for n in input_names}

@@ -19,9 +19,14 @@ import numpy as np
 
 from ..errors import DataError, InputError, ModelLoadError, require
 from ..model_dir import INT8_FILES, PRECISION_FILES, load_model_dir, write_meta
-from ..options import Dictionary, Int8Route
+from ..options import Int8Route
 from ..segment import detect_language
-from ..tokenization import is_japanese_tokenizer, load_tokenizer, read_tokenizer_config
+from ..tokenization import (
+    dictionary_from_transformers,
+    is_japanese_tokenizer,
+    load_tokenizer,
+    read_tokenizer_config,
+)
 from ..types import Task
 from ..windows import batch, build_windows
 
@@ -199,7 +204,6 @@ def read_calibration_texts(
 #: AMX) and decompresses weights to f32 elsewhere. "static": NNCF post-training quantization of
 #: weights and activations, calibrated on real windows: fastest with VNNI/AMX, slower than FP32
 #: on AVX2 (jit_gemm_i8). ``export --int8`` writes both; the runtime picks per CPU (precision.py).
-INT8_ROUTES = tuple(Int8Route.choices())
 DEFAULT_INT8_ROUTES = (Int8Route.STATIC, Int8Route.WEIGHTS)
 
 
@@ -364,10 +368,7 @@ def tokenizer_language(out: Path, language: str | None) -> tuple[str, str | None
     if not is_japanese:
         return lang, None
     dic = (config.get("mecab_kwargs") or {}).get("mecab_dic") or "unidic_lite"
-    try:
-        return lang, Dictionary.parse(dic).value
-    except InputError:  # a dictionary path of the checkpoint's own: pass it on as it is
-        return lang, dic
+    return lang, dictionary_from_transformers(dic)
 
 
 def swap_into_place(staging: Path, out: Path) -> None:
