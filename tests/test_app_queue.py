@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from browser import launch_browser, needs_chromium, open_app
 
 from qa_demo.app import upkeep
 from qa_demo.app.layout import build_ui
@@ -22,8 +23,6 @@ from qa_demo.tools.loadtest import free_port
 EN_CONTEXT = "Ada Lovelace wrote the report in London in 1843."
 QUESTION = "Who wrote the report?"
 SLOW_S = 3.0
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 
 
 class SlowService(DemoService):
@@ -110,16 +109,15 @@ def test_busy_script_says_it_in_both_languages():
     assert "textContent" in js and "innerHTML" not in js and js.startswith("<script>")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+@needs_chromium
 def test_browser_shows_busy_in_japanese_and_english(slow_app):
     sync_api = pytest.importorskip("playwright.sync_api")
     url, service, _ = slow_app
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_browser(p)
         try:
             page = browser.new_page()
-            page.goto(url)
-            page.locator("#answer-btn").wait_for(state="visible", timeout=60_000)
+            open_app(page, url)
             page.locator("#context textarea").fill(EN_CONTEXT)
             page.locator("#question textarea").fill(QUESTION)
             running, waiting = fill_queue(url, service)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser import launch_browser, needs_chromium, open_app, wait_until
 
 from qa_demo.app.catalog import CATALOG, fetch
 from qa_demo.app.layout import build_ui
@@ -24,15 +25,6 @@ from qa_demo.errors import ModelLoadError, QADemoError
 from qa_demo.options import Precision
 from qa_demo.types import Language, Task
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EN_CONTEXT = "Ada Lovelace wrote the report in London in 1843. Tokyo station opened in 1914."
 JA_CONTEXT = "ｻｸﾗﾃﾞﾝｷ株式会社は２０２５年４月、熊本県菊池市に新しい工場を建設すると発表した。"
 
@@ -232,7 +224,7 @@ def test_api_answer_ner_tokenize(app_url):
 
 
 # -- the browser ---------------------------------------------------------------------------------
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+@needs_chromium
 def test_browser_answers_english_and_japanese(app_url, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     cases = [
@@ -246,28 +238,30 @@ def test_browser_answers_english_and_japanese(app_url, tmp_path):
         ),
     ]
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_browser(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(app_url)
-            # Not "networkidle": the session state keeps a heartbeat stream open.
-            page.locator("#answer-btn").wait_for(state="visible", timeout=60_000)
+            open_app(page, app_url)
             assert page.locator("#precision input").input_value() == "AUTO"
             for name, question, context in cases:
                 page.locator("#context textarea").fill(context)
                 page.locator("#question textarea").fill(question)
                 page.locator("#answer-btn").click()
                 # The summary names the models once this request is done.
-                page.wait_for_function(
+                wait_until(
+                    page,
                     "c => document.querySelector('#summary').innerText.includes(c)",
+                    f"the {name} answer's summary",
+                    "#summary",
                     arg="ja-qa" if name == "ja" else "en-qa",
-                    timeout=60_000,
                 )
-                page.wait_for_function(
+                wait_until(
+                    page,
                     "t => document.querySelector('#highlighted .textfield')?.innerText"
                     ".replace(/\\s/g, '').includes(t)",
+                    f"the {name} context in the highlight view",
+                    "#highlighted",
                     arg=context[-8:].replace(" ", ""),
-                    timeout=30_000,
                 )
                 summary_text = page.locator("#summary").inner_text()
                 assert "AUTO →" in summary_text and "executed:" in summary_text
