@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from .errors import InputError
 
 #: Longest context or NER text accepted, in characters. About 60 pages of Japanese text; beyond
@@ -15,6 +17,16 @@ MAX_TOP_K = 20
 MAX_ANSWER_TOKENS = 512
 
 
+#: Unicode category groups that show nothing: separators (Z*) and others (C*: control, format
+#: such as U+200B zero-width space, unassigned).
+INVISIBLE_CATEGORY_GROUPS = frozenset("ZC")
+
+
+def is_invisible(text: str) -> bool:
+    """Whether ``text`` shows nothing: only whitespace, control and format characters."""
+    return all(unicodedata.category(c)[0] in INVISIBLE_CATEGORY_GROUPS for c in text)
+
+
 def check_text(text: object, what: str = "text", limit: int = MAX_TEXT_CHARS) -> str:
     """Return ``text`` unchanged if it is usable, else raise InputError saying why."""
     if not isinstance(text, str):
@@ -24,5 +36,10 @@ def check_text(text: object, what: str = "text", limit: int = MAX_TEXT_CHARS) ->
     if len(text) > limit:
         raise InputError(
             f"The {what} is {len(text):,} characters long; the limit is {limit:,} characters."
+        )
+    if is_invisible(text):
+        raise InputError(
+            f"The {what} has no visible characters, only control or format ones such as "
+            "zero-width spaces; expected some text."
         )
     return text

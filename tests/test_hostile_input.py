@@ -44,6 +44,7 @@ TEXTS = {
 REFUSED = {
     "empty": ("The context is empty", "Please enter a context"),
     "whitespace": ("The context is empty", "Please enter a context"),
+    "invisible-only": ("The context has no visible characters", "has no visible characters"),
     "1mb": ("1,000,000 characters long; the limit is 100,000", "1,000,000 characters long"),
 }
 #: Texts refused as a question (beyond those in REFUSED): 1,000 characters at most.
@@ -118,7 +119,8 @@ def test_cli_odd_questions(name, en_qa_dir, capsys):
     code, out, err = cli(capsys, "ask", "--model", str(en_qa_dir), "--question", question,
                          "--context", CONTEXT, "--json")  # fmt: skip
     if name in REFUSED:
-        assert code == EXIT_USER_ERROR and "The question is empty" in err
+        assert code == EXIT_USER_ERROR
+        assert REFUSED[name][0].replace("context", "question") in err
         return
     if name in TOO_LONG_QUESTION:
         assert code == EXIT_USER_ERROR and TOO_LONG_QUESTION[name] in err

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import DeviceError, InputError, MissingDependencyError, ModelLoadError, QADemoError
-from ..inputs import MAX_TEXT_CHARS
+from ..inputs import MAX_TEXT_CHARS, is_invisible
 
 MESSAGES: dict[str, dict[str, str]] = {
     "empty_context": {
@@ -12,6 +12,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "empty_question": {"en": "Please enter a question.", "ja": "質問を入力してください。"},
     "empty_text": {"en": "Please enter some text.", "ja": "テキストを入力してください。"},
+    "invisible": {
+        "en": "The {what} has no visible characters (only zero-width, format or control "
+        "characters). Please enter some text.",
+        "ja": "{what_ja}に見える文字がありません（ゼロ幅スペースや制御文字だけです）。"
+        "文章を入力してください。",
+    },
     "too_long": {
         "en": "The {what} is {n:,} characters long; the limit is {limit:,} characters.",
         "ja": "{what_ja}が長すぎます（{n:,}文字。上限は{limit:,}文字です）。",
@@ -120,4 +126,6 @@ def check_input(text: str | None, what: str, lang: str, limit: int = MAX_TEXT_CH
         raise UserMessage(
             message("too_long", lang, what=what, what_ja=WHAT_JA[what], n=len(text), limit=limit)
         )
+    if is_invisible(text):
+        raise UserMessage(message("invisible", lang, what=what, what_ja=WHAT_JA[what]))
     return text
