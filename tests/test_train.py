@@ -285,6 +285,17 @@ def test_lr_search_prints_trials_and_saves_a_plot(en_checkpoint, tmp_path, capsy
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_train_config_parses_tag_scheme_and_aggregation_once():
+    from qa_demo.options import Aggregation, TagScheme
+
+    cfg = TrainConfig(Task.NER, "b", Path("d"), None, tag_scheme="io", aggregation="MAX")
+    assert cfg.tag_scheme is TagScheme.IO and cfg.aggregation is Aggregation.MAX
+    with pytest.raises(InputError, match="Training tags are BIO or IO; got 'BIOES'"):
+        TrainConfig(Task.NER, "b", Path("d"), None, tag_scheme="BIOES")
+    with pytest.raises(InputError, match="Unknown aggregation 'mean'"):
+        TrainConfig(Task.NER, "b", Path("d"), None, aggregation="mean")
+
+
 def test_ner_labels_follow_char_spans_in_bio_and_io(en_ner_checkpoint):
     from qa_demo.tokenization import load_tokenizer
     from qa_demo.tools.datasets import EntitySpan, NERExample

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from ...errors import InputError
 from ...ner import AGGREGATIONS
+from ...options import TagScheme
 from ...types import Task
-from .config import MINILM_ALIASES, SCRATCH_JA, ScratchConfig, TrainConfig
+from .config import MINILM_ALIASES, SCRATCH_JA, TRAINING_TAG_SCHEMES, ScratchConfig, TrainConfig
 from .loop import train
 from .lrsearch import format_trials, search_lr
 
@@ -127,8 +128,8 @@ def add_subcommands(sub) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument(
         "--tag-scheme",
-        default="BIO",
-        choices=["BIO", "IO"],
+        default=TagScheme.BIO.value,
+        choices=[s.value for s in TRAINING_TAG_SCHEMES],
         help="NER: IO uses I- tags only (fewer broken entities for small models)",
     )
     p.add_argument("--description", help="one line for the app's model picker")

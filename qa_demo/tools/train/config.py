@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ...options import Aggregation, TagScheme
 from ...types import Task
 
 #: ``--base`` value that builds a Japanese BERT from scratch (vocab trained on the data).
@@ -17,6 +18,8 @@ SCRATCH_JA = "scratch:ja"
 MINILM_ALIASES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "minilm")
 #: Questions longer than this many tokens are cut, as QAOptions.max_question_len at serving.
 MAX_QUESTION_TOKENS = 64
+#: Tag schemes training writes (IO: only I- tags).
+TRAINING_TAG_SCHEMES = (TagScheme.BIO, TagScheme.IO)
 #: Share of the optimizer steps spent warming the learning rate up from 0.
 WARMUP_FRACTION = 0.1
 #: Texts fed to NNCF when calibrating INT8 NER models.
@@ -59,9 +62,9 @@ class TrainConfig:
     answer_windows_only: bool = False
     #: NER tags: "BIO", or "IO" (only I- tags: a small model then cannot break one entity in
     #: two with a wrong B-; two touching entities of one type merge, rare in running text).
-    tag_scheme: str = "BIO"
+    tag_scheme: TagScheme = TagScheme.BIO
     #: NER: the word aggregation used in eval and written as the model's default.
-    aggregation: str | None = None
+    aggregation: Aggregation | None = None
     limit: int | None = None  # first N training examples (tests, quick runs)
     eval_limit: int | None = None
     eval_every_epoch: bool = True
@@ -81,8 +84,12 @@ class TrainConfig:
             raise InputError("epochs, lr and batch-size must be positive.")
         if not 32 <= self.max_seq_len <= 512:
             raise InputError(f"max-seq-len must be between 32 and 512, got {self.max_seq_len}.")
-        if self.tag_scheme not in ("BIO", "IO"):
-            raise InputError(f"tag scheme must be BIO or IO, got {self.tag_scheme!r}.")
+        scheme = TagScheme.parse(self.tag_scheme, "tag scheme")
+        if scheme not in TRAINING_TAG_SCHEMES:
+            raise InputError(f"Training tags are BIO or IO; got {self.tag_scheme!r}.")
+        object.__setattr__(self, "tag_scheme", scheme)
+        if self.aggregation is not None:
+            object.__setattr__(self, "aggregation", Aggregation.parse(self.aggregation))
         if self.holdout is not None and not 0 < self.holdout < 100:
             raise InputError(f"--holdout must be a percentage in (0, 100), got {self.holdout}.")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
+from ...options import TagScheme
 from ...types import Task
 from .config import MAX_QUESTION_TOKENS, Feature
 
@@ -93,10 +94,10 @@ def qa_features(
     return feats
 
 
-def ner_labels(examples, scheme: str = "BIO") -> list[str]:
+def ner_labels(examples, scheme: TagScheme = TagScheme.BIO) -> list[str]:
     """O, then B-/I- (or I- only) of every entity type in the training data, sorted."""
     types = sorted({e.label for ex in examples for e in ex.entities})
-    prefixes = ("B", "I") if scheme == "BIO" else ("I",)
+    prefixes = ("I",) if TagScheme.parse(scheme) is TagScheme.IO else ("B", "I")
     return ["O"] + [f"{p}-{t}" for t in types for p in prefixes]
 
 
