@@ -20,8 +20,9 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +85,27 @@ def log_stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+@dataclass
+class Run:
+    """A pretraining run in progress: what a checkpoint saves and ``--resume`` reads back."""
+
+    cfg: PretrainConfig
+    model: Any
+    opt: Any
+    sched: Any
+    step: int
+    vocab: dict[str, int]
+    corpus: Corpus
+    history: list[dict] = field(default_factory=list)
+
+    def save(self) -> None:
+        done = self.step >= self.cfg.steps
+        save_checkpoint(
+            self.cfg, self.model, self.opt, self.sched, self.step, self.vocab, self.corpus,
+            self.history, done,
+        )  # fmt: skip
+
+
 # -- model, optimizer, checkpoint -----------------------------------------------------------------
 
 
@@ -121,7 +143,7 @@ def build_optimizer(model, cfg: PretrainConfig):
     return opt, sched
 
 
-def restore(cfg: PretrainConfig, log) -> tuple:
+def restore(cfg: PretrainConfig, log) -> Run:
     """Config, model, optimizer, scheduler, step, vocab, corpus and history of ``cfg.out``."""
     import torch
     import transformers
@@ -146,10 +168,10 @@ def restore(cfg: PretrainConfig, log) -> tuple:
     with np.load(cfg.out / CORPUS_FILE) as z:
         corpus = Corpus(z["ids"], z["words"], int(z["texts"]))
     log(f"Resuming {cfg.out} at step {state['step']}/{cfg.steps}")
-    return cfg, model, opt, sched, int(state["step"]), vocab, corpus, meta["history"]
+    return Run(cfg, model, opt, sched, int(state["step"]), vocab, corpus, meta["history"])
 
 
-def prepare(cfg: PretrainConfig, log) -> tuple:
+def prepare(cfg: PretrainConfig, log) -> Run:
     """A fresh run: corpus text, vocabulary, packed blocks and a seeded new model."""
     import torch
 
@@ -172,7 +194,7 @@ def prepare(cfg: PretrainConfig, log) -> tuple:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, len(vocab))
     opt, sched = build_optimizer(model, cfg)
-    return cfg, model, opt, sched, 0, vocab, corpus, []
+    return Run(cfg, model, opt, sched, 0, vocab, corpus)
 
 
 # -- training loop --------------------------------------------------------------------------------
@@ -198,6 +220,52 @@ def mlm_step(model, corpus: Corpus, cfg: PretrainConfig, step: int, special: tup
     return loss, acc
 
 
+def train_steps(run: Run, stop: int, t_start: float, log: Callable[[str], None]) -> str:
+    """Optimizer steps up to ``stop`` with progress and checkpoints; why it stopped."""
+    import torch
+
+    cfg, vocab = run.cfg, run.vocab
+    specials = [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")]
+    special = (vocab["[MASK]"], max(specials) + 1, len(vocab))
+    run.model.train()
+    t0, first, losses, accs = time.perf_counter(), run.step, [], []
+    while run.step < stop:
+        loss, acc = mlm_step(run.model, run.corpus, cfg, run.step, special)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
+        run.opt.step()
+        run.sched.step()
+        run.opt.zero_grad()
+        run.step += 1
+        losses.append(float(loss.detach()))
+        accs.append(acc)
+        if run.step % cfg.log_every == 0 or run.step == stop:
+            seconds = time.perf_counter() - t0
+            run.history.append(
+                {
+                    "step": run.step,
+                    "loss": round(float(np.mean(losses[-cfg.log_every :])), 4),
+                    "acc": round(float(np.mean(accs[-cfg.log_every :])), 4),
+                }
+            )
+            log(progress_line(run, seconds / (run.step - first)))
+        if cfg.max_minutes is not None and time.perf_counter() - t_start > cfg.max_minutes * 60:
+            return "time budget" if run.step < stop else "done"
+        if run.step % cfg.save_every == 0 and run.step < stop:
+            run.save()
+    return "done"
+
+
+def progress_line(run: Run, step_seconds: float) -> str:
+    cfg, last = run.cfg, run.history[-1]
+    tokens = cfg.batch_size * cfg.max_seq_len
+    return (
+        f"  step {run.step}/{cfg.steps} loss {last['loss']:.4f} acc {last['acc']:.3f} "
+        f"lr {run.sched.get_last_lr()[0]:.2e} {tokens / step_seconds:,.0f} tok/s "
+        f"({step_seconds:.2f} s/step, ETA {(cfg.steps - run.step) * step_seconds / 60:.0f} min)"
+    )
+
+
 def pretrain(
     cfg: PretrainConfig, resume: bool = False, log: Callable[[str], None] = log_stderr
 ) -> dict:
@@ -209,71 +277,33 @@ def pretrain(
     t_start = time.perf_counter()
     if resume and not (cfg.out / STATE_FILE).exists():
         raise InputError(f"{cfg.out} has no {STATE_FILE} to resume from.")
-    cfg, model, opt, sched, step, vocab, corpus, history = (
-        restore(cfg, log) if resume else prepare(cfg, log)
-    )
-    specials = [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")]
-    special = (vocab["[MASK]"], max(specials) + 1, len(vocab))
+    run = restore(cfg, log) if resume else prepare(cfg, log)
+    cfg = run.cfg
     stop = min(cfg.steps, cfg.stop_at or cfg.steps)
-    tokens = cfg.batch_size * cfg.max_seq_len
-    n_params = sum(p.numel() for p in model.bert.encoder.parameters())
+    n_params = sum(p.numel() for p in run.model.bert.encoder.parameters())
     log(
         f"BERT {cfg.num_layers} layers x {cfg.hidden_size} ({n_params / 1e6:.1f}M in layers), "
-        f"steps {step}->{stop} of {cfg.steps}, batch {cfg.batch_size}x{cfg.max_seq_len}, "
+        f"steps {run.step}->{stop} of {cfg.steps}, batch {cfg.batch_size}x{cfg.max_seq_len}, "
         f"lr {cfg.lr:g}"
     )
-    model.train()
-    t0, losses, accs, reason = time.perf_counter(), [], [], "done"
-    first = step
-    while step < stop:
-        loss, acc = mlm_step(model, corpus, cfg, step, special)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad()
-        step += 1
-        losses.append(float(loss.detach()))
-        accs.append(acc)
-        if step % cfg.log_every == 0 or step == stop:
-            rate = (step - first) * tokens / (time.perf_counter() - t0)
-            eta = (cfg.steps - step) * tokens / rate / 60
-            history.append(
-                {
-                    "step": step,
-                    "loss": round(float(np.mean(losses[-cfg.log_every :])), 4),
-                    "acc": round(float(np.mean(accs[-cfg.log_every :])), 4),
-                }
-            )
-            log(
-                f"  step {step}/{cfg.steps} loss {history[-1]['loss']:.4f} "
-                f"acc {history[-1]['acc']:.3f} lr {sched.get_last_lr()[0]:.2e} "
-                f"{rate:,.0f} tok/s ({(time.perf_counter() - t0) / (step - first):.2f} s/step, "
-                f"ETA {eta:.0f} min)"
-            )
-        over = cfg.max_minutes is not None and time.perf_counter() - t_start > cfg.max_minutes * 60
-        if step < stop and over:
-            reason = "time budget"
-            break
-        if step % cfg.save_every == 0 and step < stop:
-            save_checkpoint(cfg, model, opt, sched, step, vocab, corpus, history, False)
-    if step < cfg.steps and reason == "done":
+    reason = train_steps(run, stop, t_start, log)
+    if run.step < cfg.steps and reason == "done":
         reason = "stop-at"
-    save_checkpoint(cfg, model, opt, sched, step, vocab, corpus, history, step >= cfg.steps)
+    run.save()
     seconds = time.perf_counter() - t_start
     log(
-        f"Saved {cfg.out} at step {step}/{cfg.steps} ({reason}, {seconds:.0f} s)"
-        + ("" if step >= cfg.steps else "; continue with --resume")
+        f"Saved {cfg.out} at step {run.step}/{cfg.steps} ({reason}, {seconds:.0f} s)"
+        + ("" if run.step >= cfg.steps else "; continue with --resume")
     )
     return {
         "out": str(cfg.out),
-        "step": step,
+        "step": run.step,
         "steps": cfg.steps,
-        "done": step >= cfg.steps,
+        "done": run.step >= cfg.steps,
         "stopped_by": reason,
-        "loss": history[-1]["loss"] if history else None,
-        "texts": corpus.texts,
-        "tokens": int(corpus.ids.size),
+        "loss": run.history[-1]["loss"] if run.history else None,
+        "texts": run.corpus.texts,
+        "tokens": int(run.corpus.ids.size),
         "seconds": round(seconds, 1),
     }
 
