@@ -61,6 +61,18 @@ def test_int8_runs_static_with_vnni_and_weight_only_without():
     assert choose(Precision.INT8, AVX2, True, {Int8Route.STATIC}).route is Int8Route.STATIC
 
 
+def test_explicit_int8_takes_weight_only_where_static_agrees_worse():
+    """en-qa: static PTQ 94.1%, weight-only 95.5% agreement; INT8 ran static anyway."""
+    en_qa = {"INT8-static": 0.941, "INT8-weights": 0.955}
+    pick = choose(Precision.INT8, AVX512_VNNI, True, BOTH, en_qa)
+    assert pick.route is Int8Route.WEIGHTS and "94.1%" in pick.reason
+    # Static stays where it meets the bar, where weight-only is not better, or is not shipped.
+    for agreed in (AGREED, {"INT8-static": 0.95, "INT8-weights": 0.94}, {"INT8-static": 0.9}):
+        assert choose(Precision.INT8, AVX512_VNNI, True, BOTH, agreed).route is Int8Route.STATIC
+    only_static = choose(Precision.INT8, AVX512_VNNI, True, {Int8Route.STATIC}, en_qa)
+    assert only_static.route is Int8Route.STATIC
+
+
 def test_bf16_where_unsupported_is_one_line_naming_what_the_device_supports():
     with pytest.raises(DeviceError) as err:
         choose(Precision.BF16, AVX2, True, BOTH)
