@@ -192,6 +192,12 @@ def _auto(
     return Choice(Precision.AUTO, Precision.FP32, None, why)
 
 
+def runs_as_chosen(chosen: Precision, executed: str) -> bool:
+    """False where BF16 was chosen but the compiled model runs f32 (a device without bf16):
+    measuring or scoring it would measure FP32 under BF16's name."""
+    return chosen is not Precision.BF16 or executed == "bf16"
+
+
 def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str]:
     """The CPU's ISA flags (empty where /proc/cpuinfo is not readable)."""
     try:

@@ -73,6 +73,16 @@ def test_explicit_int8_takes_weight_only_where_static_agrees_worse():
     assert only_static.route is Int8Route.STATIC
 
 
+def test_bf16_counts_only_where_it_executes_bf16():
+    """Agreement and eval refuse a "BF16" that the device ran as f32 (it would be FP32's)."""
+    from qa_demo.precision import runs_as_chosen
+
+    assert runs_as_chosen(Precision.BF16, "bf16")
+    assert not runs_as_chosen(Precision.BF16, "f32")
+    assert runs_as_chosen(Precision.INT8, "int8 matmuls, f32 rest")
+    assert runs_as_chosen(Precision.FP32, "f32")
+
+
 def test_bf16_where_unsupported_is_one_line_naming_what_the_device_supports():
     with pytest.raises(DeviceError) as err:
         choose(Precision.BF16, AVX2, True, BOTH)

@@ -16,7 +16,7 @@ from ..errors import QADemoError
 from ..model_dir import META_FILE, load_model_dir, write_meta
 from ..ner import EntityTagger
 from ..options import Precision
-from ..precision import MIN_AGREEMENT_ITEMS, Choice
+from ..precision import MIN_AGREEMENT_ITEMS, Choice, runs_as_chosen
 from ..qa import QuestionAnswerer
 from ..runtime import Engine
 from ..types import Task
@@ -78,7 +78,7 @@ def measure_agreement(
         except QADemoError as exc:
             log(f"agreement: {choice.key} cannot run here ({exc})")
             continue
-        if choice.precision is Precision.BF16 and executed != "bf16":
+        if not runs_as_chosen(choice.precision, executed):
             log(f"agreement: BF16 not measured (this CPU executes it as {executed})")
             continue
         found[choice.key] = round(share_equal(md.task, _outputs(pipeline, items), reference), 4)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import DeviceError, InputError
 from ..options import Aggregation, Int8Route, Precision
-from ..precision import Choice
+from ..precision import Choice, runs_as_chosen
 from .scoring import NERScores, QAScores, score_ner, score_qa
 
 # -- running models -------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def predict_qa_with(
 def _say_precision(pipeline, progress: bool) -> None:
     """What the scores are of: the precision chosen and executed (refused if emulation fails)."""
     executed = pipeline.compiled.executed_precision
-    if pipeline.choice.precision is Precision.BF16 and executed != "bf16":
+    if not runs_as_chosen(pipeline.choice.precision, executed):
         raise DeviceError(f"BF16 executes as {executed} on this CPU; it cannot be scored here.")
     if progress:
         print(f"precision: {pipeline.choice.label} (executed: {executed})", file=sys.stderr)
