@@ -11,6 +11,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -34,6 +35,10 @@ JAPANESE_SCRIPT_SHARE = 0.1
 
 _JAPANESE_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f\u3000-\u303f]")
 _NON_SPACE = re.compile(r"\S+")
+#: Texts whose morphemes a segmenter remembers (shared by all threads, so at most this many
+#: texts of MAX_TEXT_CHARS): one request segments the same context for the QA tokenizer, the
+#: NER tokenizer and the UI's token table, and MeCab then runs once, not three times.
+RECENT_TEXTS = 4
 
 
 def detect_language(text: str) -> Language:
@@ -116,6 +121,7 @@ class MecabSegmenter:
         self._tagger = fugashi.GenericTagger(mecab_arguments(self.dictionary))
         self._lock = threading.Lock()
         self._clock = threading.local()
+        self._recent: OrderedDict[str, tuple[_Span, ...]] = OrderedDict()
 
     @property
     def elapsed(self) -> float:
@@ -127,6 +133,19 @@ class MecabSegmenter:
 
     def spans(self, text: str) -> list[_Span]:
         """Morpheme spans of ``text`` (already normalized), as offsets into ``text``."""
+        with self._lock:
+            hit = self._recent.get(text)
+            if hit is not None:
+                self._recent.move_to_end(text)
+                return list(hit)
+        out = self._tag(text)
+        with self._lock:
+            self._recent[text] = tuple(out)
+            if len(self._recent) > RECENT_TEXTS:
+                self._recent.popitem(last=False)
+        return out
+
+    def _tag(self, text: str) -> list[_Span]:
         # MeCab reads C strings: a NUL would end the input early. A space has the same length
         # and MeCab skips it, so offsets stay valid.
         safe = text.replace("\x00", " ")
