@@ -36,8 +36,7 @@ def app_url(tmp_path_factory, en_qa_dir, en_ner_dir):
     (root / "en-ner").symlink_to(en_ner_dir, target_is_directory=True)
     service = DemoService(ModelRegistry(root))
     # Compile every model and precision the page will use before the browser asks, so the waits
-    # below measure rendering, not a first compile on a loaded machine (the CI failure of
-    # 2026-11-24: the first answer took over 60 s while other jobs ran).
+    # below measure rendering, not a first compile on a loaded machine.
     service.answer(QUESTION, CONTEXT, Settings())
     service.compare(QUESTION, CONTEXT, Settings())
     demo = build_ui(service)

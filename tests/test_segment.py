@@ -1,3 +1,5 @@
+from unittest import mock
+
 import pytest
 
 from qa_demo.segment import available_dictionaries, detect_language, segment
@@ -50,34 +52,23 @@ def test_language_detection():
     assert detect_language("   ") is Language.EN
 
 
-class CountingTagger:
-    """Stands in for fugashi's tagger, counting the texts MeCab is asked to read."""
-
-    def __init__(self, tagger) -> None:
-        self.tagger, self.texts = tagger, []
-
-    def __call__(self, text):
-        self.texts.append(text)
-        return self.tagger(text)
-
-
 def test_mecab_runs_once_for_the_token_table_and_both_tokenizers(ja_qa_dir, monkeypatch):
     """The UI segmented each context three times (QA tokenizer, NER tokenizer, token table)."""
     from qa_demo.segment import RECENT_TEXTS, mecab
     from qa_demo.tokenization import load_tokenizer
 
     seg = mecab("unidic-lite")  # the one every unidic-lite tokenizer of the process shares
-    counting = CountingTagger(seg._tagger)
+    counting = mock.Mock(wraps=seg._tagger)
     monkeypatch.setattr(seg, "_tagger", counting)
     qa_tok, ner_tok = load_tokenizer(ja_qa_dir), load_tokenizer(ja_qa_dir)
     context = "ｻｸﾗﾃﾞﾝｷ株式会社は２０２５年４月、熊本県菊池市に工場を建設する。（一回目）"
     first, second = qa_tok.encode(context), ner_tok.encode(context)
     morphemes = seg.segment(context)
-    assert len(counting.texts) == 1
+    assert counting.call_count == 1
     assert first.offsets == second.offsets
     assert context[morphemes[0].start : morphemes[0].end] == "ｻｸﾗ"  # サクラ|デンキ
     # Bounded: a text is read again once RECENT_TEXTS others came after it.
     for i in range(RECENT_TEXTS):
         seg.spans(f"東京{i}（一回目）")
-    seg.spans(counting.texts[0])
-    assert len(counting.texts) == RECENT_TEXTS + 2
+    seg.spans(counting.call_args_list[0].args[0])
+    assert counting.call_count == RECENT_TEXTS + 2

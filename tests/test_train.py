@@ -11,7 +11,7 @@ import pytest
 from qa_demo.cli import main
 from qa_demo.errors import InputError
 from qa_demo.model_dir import INT8_FILES, PRECISION_FILES
-from qa_demo.options import Int8Route
+from qa_demo.options import Int8Route, TagScheme
 from qa_demo.tools.train import SCRATCH_JA, ScratchConfig, TrainConfig, train
 from qa_demo.types import Task
 
@@ -286,7 +286,7 @@ def test_lr_search_prints_trials_and_saves_a_plot(en_checkpoint, tmp_path, capsy
 
 
 def test_train_config_parses_tag_scheme_and_aggregation_once():
-    from qa_demo.options import Aggregation, TagScheme
+    from qa_demo.options import Aggregation
 
     cfg = TrainConfig(Task.NER, "b", Path("d"), None, tag_scheme="io", aggregation="MAX")
     assert cfg.tag_scheme is TagScheme.IO and cfg.aggregation is Aggregation.MAX
@@ -306,8 +306,8 @@ def test_ner_labels_follow_char_spans_in_bio_and_io(en_ner_checkpoint):
         "1", "Ada Lovelace went to London", (EntitySpan(0, 12, "PER"), EntitySpan(21, 27, "LOC"))
     )
     for scheme, want in (
-        ("BIO", ["B-PER", "I-PER", "O", "O", "B-LOC"]),
-        ("IO", ["I-PER", "I-PER", "O", "O", "I-LOC"]),
+        (TagScheme.BIO, ["B-PER", "I-PER", "O", "O", "B-LOC"]),
+        (TagScheme.IO, ["I-PER", "I-PER", "O", "O", "I-LOC"]),
     ):
         labels = ner_labels([ex], scheme)
         (feat,) = ner_features(tok, [ex], {lab: i for i, lab in enumerate(labels)}, 64, 16)

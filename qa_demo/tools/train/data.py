@@ -97,7 +97,7 @@ def qa_features(
 def ner_labels(examples, scheme: TagScheme = TagScheme.BIO) -> list[str]:
     """O, then B-/I- (or I- only) of every entity type in the training data, sorted."""
     types = sorted({e.label for ex in examples for e in ex.entities})
-    prefixes = ("I",) if TagScheme.parse(scheme) is TagScheme.IO else ("B", "I")
+    prefixes = ("I",) if scheme is TagScheme.IO else ("B", "I")
     return ["O"] + [f"{p}-{t}" for t in types for p in prefixes]
 
 

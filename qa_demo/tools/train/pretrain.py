@@ -98,12 +98,22 @@ class Run:
     corpus: Corpus
     history: list[dict] = field(default_factory=list)
 
+    @property
+    def done(self) -> bool:
+        return self.step >= self.cfg.steps
+
     def save(self) -> None:
-        done = self.step >= self.cfg.steps
         save_checkpoint(
-            self.cfg, self.model, self.opt, self.sched, self.step, self.vocab, self.corpus,
-            self.history, done,
-        )  # fmt: skip
+            self.cfg,
+            self.model,
+            self.opt,
+            self.sched,
+            self.step,
+            self.vocab,
+            self.corpus,
+            self.history,
+            self.done,
+        )
 
 
 # -- model, optimizer, checkpoint -----------------------------------------------------------------
@@ -144,7 +154,7 @@ def build_optimizer(model, cfg: PretrainConfig):
 
 
 def restore(cfg: PretrainConfig, log) -> Run:
-    """Config, model, optimizer, scheduler, step, vocab, corpus and history of ``cfg.out``."""
+    """The run saved in ``cfg.out``, with the run-control fields of ``cfg`` (RUN_CONTROL)."""
     import torch
     import transformers
 
@@ -287,19 +297,19 @@ def pretrain(
         f"lr {cfg.lr:g}"
     )
     reason = train_steps(run, stop, t_start, log)
-    if run.step < cfg.steps and reason == "done":
+    if not run.done and reason == "done":
         reason = "stop-at"
     run.save()
     seconds = time.perf_counter() - t_start
     log(
         f"Saved {cfg.out} at step {run.step}/{cfg.steps} ({reason}, {seconds:.0f} s)"
-        + ("" if run.step >= cfg.steps else "; continue with --resume")
+        + ("" if run.done else "; continue with --resume")
     )
     return {
         "out": str(cfg.out),
         "step": run.step,
         "steps": cfg.steps,
-        "done": run.step >= cfg.steps,
+        "done": run.done,
         "stopped_by": reason,
         "loss": run.history[-1]["loss"] if run.history else None,
         "texts": run.corpus.texts,
