@@ -200,3 +200,26 @@ def test_train_qa_accepts_the_pretrained_dir(corpus, tmp_path, capsys):
     context = CONTEXTS[0][1]
     best = QuestionAnswerer.load(out).ask("日本の首都はどこ?", context).best
     assert best is None or best.text == context[best.start : best.end]
+
+
+def test_init_from_continues_the_earlier_encoder_with_a_new_schedule(corpus, tmp_path):
+    base = tmp_path / "base"
+    pretrain(config(corpus, base, steps=2), log=lambda m: None)
+    more = tmp_path / "more"
+    # Shape flags that disagree with the earlier encoder are replaced by its own.
+    cfg = config(corpus, more, steps=2, lr=1e-12, seed=7, hidden_size=64, init_from=base)
+    result = pretrain(cfg, log=lambda m: None)
+    assert result["done"] and result["step"] == 2
+    assert (more / "vocab.txt").read_text() == (base / "vocab.txt").read_text()
+    meta = json.loads((more / "pretrain.json").read_text())["config"]
+    assert meta["init_from"] == str(base) and meta["hidden_size"] == 32
+    a, b = weights(base), weights(more)
+    for name in a:  # a learning rate of 1e-12 leaves the loaded weights where they were
+        np.testing.assert_allclose(a[name], b[name], atol=1e-6, err_msg=name)
+
+
+def test_init_from_needs_a_pretrain_output(corpus, tmp_path):
+    from qa_demo.errors import InputError
+
+    with pytest.raises(InputError, match=r"pretrain\.json"):
+        pretrain(config(corpus, tmp_path / "x", init_from=tmp_path), log=lambda m: None)

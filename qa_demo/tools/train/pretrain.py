@@ -40,6 +40,8 @@ from .mlm_data import (
 #: Files of the resumable state inside the checkpoint directory (beside the HF model files).
 #: Fields a ``--resume`` may change; everything else is read back from the checkpoint.
 RUN_CONTROL = ("max_minutes", "stop_at", "save_every", "log_every", "threads")
+#: What ``--init-from`` takes from the earlier encoder: its shape and its vocabulary.
+ARCHITECTURE = ("vocab_size", "dictionary", "hidden_size", "num_layers", "num_heads")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class PretrainConfig:
     max_minutes: float | None = None
     stop_at: int | None = None  # stop cleanly (and save) at this step: planned interruptions
     threads: int | None = None
+    # Continue from an earlier `pretrain` output with a new schedule (its weights, vocabulary
+    # and shape): a finished run's learning rate has decayed to 0 and `--resume` keeps it so.
+    init_from: Path | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -163,6 +168,8 @@ def restore(cfg: PretrainConfig, log) -> Run:
     names = {f.name for f in fields(PretrainConfig)}
     for key in ("squad", "ner", "exclude_titles"):
         stored[key] = tuple(stored[key])
+    if stored.get("init_from"):
+        stored["init_from"] = Path(stored["init_from"])
     stored = {k: v for k, v in stored.items() if k in names and k not in RUN_CONTROL}
     cfg = replace(cfg, **{**stored, "out": cfg.out})
     model = transformers.BertForMaskedLM.from_pretrained(str(cfg.out))
@@ -173,16 +180,32 @@ def restore(cfg: PretrainConfig, log) -> Run:
     torch.set_rng_state(state["torch_rng"])
     np.random.set_state(state["numpy_rng"])
     random.setstate(state["python_rng"])
-    lines = (cfg.out / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    vocab = {t: i for i, t in enumerate(lines)}
+    vocab = read_vocab(cfg.out)
     with np.load(cfg.out / CORPUS_FILE) as z:
         corpus = Corpus(z["ids"], z["words"], int(z["texts"]))
     log(f"Resuming {cfg.out} at step {state['step']}/{cfg.steps}")
     return Run(cfg, model, opt, sched, int(state["step"]), vocab, corpus, meta["history"])
 
 
+def read_vocab(path: Path) -> dict[str, int]:
+    lines = (path / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    return {t: i for i, t in enumerate(lines)}
+
+
+def earlier_encoder(cfg: PretrainConfig) -> PretrainConfig:
+    """``cfg`` with the shape and vocabulary of the ``init_from`` encoder it continues."""
+    src = cfg.init_from
+    assert src is not None
+    if not (src / META_FILE).is_file():
+        raise InputError(
+            f"--init-from expects a `qa-demo pretrain` output; {src} has no {META_FILE}."
+        )
+    stored = json.loads((src / META_FILE).read_text(encoding="utf-8"))["config"]
+    return replace(cfg, **{k: stored[k] for k in (*ARCHITECTURE, "intermediate_size")})
+
+
 def prepare(cfg: PretrainConfig, log) -> Run:
-    """A fresh run: corpus text, vocabulary, packed blocks and a seeded new model."""
+    """A fresh run: corpus text, vocabulary, packed blocks and a seeded new (or earlier) model."""
     import torch
 
     from ...tokenization import japanese_tokenizer, train_japanese_vocab
@@ -192,7 +215,11 @@ def prepare(cfg: PretrainConfig, log) -> Run:
     t0 = time.perf_counter()
     texts = corpus_texts(cfg)
     log(f"{len(texts)} texts, {sum(map(len, texts)):,} characters")
-    vocab = canonical_vocab(train_japanese_vocab(texts, cfg.vocab_size, cfg.dictionary))
+    if cfg.init_from is not None:
+        cfg = earlier_encoder(cfg)
+        vocab = read_vocab(cfg.init_from)
+    else:
+        vocab = canonical_vocab(train_japanese_vocab(texts, cfg.vocab_size, cfg.dictionary))
     tok = japanese_tokenizer(vocab, cfg.dictionary)
     corpus = pack_corpus(tok, texts, cfg.max_seq_len)
     log(
@@ -202,7 +229,12 @@ def prepare(cfg: PretrainConfig, log) -> Run:
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, len(vocab))
+    if cfg.init_from is not None:
+        transformers = require("transformers", "pretrain")
+        model = transformers.BertForMaskedLM.from_pretrained(str(cfg.init_from))
+        log(f"Continuing the encoder of {cfg.init_from} with a new schedule")
+    else:
+        model = build_model(cfg, len(vocab))
     opt, sched = build_optimizer(model, cfg)
     return Run(cfg, model, opt, sched, 0, vocab, corpus)
 
@@ -346,6 +378,7 @@ def cmd_pretrain(args) -> None:
         max_minutes=args.max_minutes,
         stop_at=args.stop_at,
         threads=args.threads,
+        init_from=Path(args.init_from) if args.init_from else None,
     )
     result = pretrain(cfg, resume=args.resume)
     print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -393,5 +426,10 @@ def add_subcommands(sub) -> None:
     p.add_argument("--max-minutes", type=float, help="stop cleanly (and save) after this long")
     p.add_argument("--stop-at", type=int, help="stop cleanly (and save) at this step")
     p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    p.add_argument(
+        "--init-from",
+        help="start from an earlier pretrain output (its weights, vocabulary and shape) "
+        "with a new learning-rate schedule",
+    )
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=cmd_pretrain)
