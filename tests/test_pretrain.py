@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +224,60 @@ def test_init_from_needs_a_pretrain_output(corpus, tmp_path):
 
     with pytest.raises(InputError, match=r"pretrain\.json"):
         pretrain(config(corpus, tmp_path / "x", init_from=tmp_path), log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def english_body(tmp_path_factory) -> Path:
+    """A tiny 'pretrained' BERT of another vocabulary, as all-MiniLM-L6-v2 stands to Japanese."""
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=120,
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=96,
+        max_position_embeddings=512,
+    )
+    out = tmp_path_factory.mktemp("body")
+    transformers.BertModel(config).save_pretrained(str(out))
+    return out
+
+
+def test_body_layers_stay_frozen_while_new_embeddings_learn(corpus, english_body, tmp_path):
+    out = tmp_path / "ja"
+    cfg = config(corpus, out, steps=4, stop_at=2, body=str(english_body), freeze_body=True)
+    pretrain(cfg, log=lambda m: None)
+    pretrain(replace(cfg, stop_at=None), resume=True, log=lambda m: None)  # freezing survives
+    meta = json.loads((out / "pretrain.json").read_text())
+    assert meta["step"] == 4 and meta["config"]["hidden_size"] == 48
+    assert meta["config"]["num_layers"] == 2
+    body, got = weights(english_body), weights(out)
+    layers = [k for k in body if k.startswith("encoder.")]
+    assert layers
+    for name in layers:
+        np.testing.assert_array_equal(body[name], got[f"bert.{name}"], err_msg=name)
+    vocab = (out / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert got["bert.embeddings.word_embeddings.weight"].shape == (len(vocab), 48)
+    assert "東京" in vocab or "##京" in vocab or "京" in vocab  # the Japanese vocabulary
+
+
+def test_body_without_freezing_trains_its_layers(corpus, english_body, tmp_path):
+    out = tmp_path / "ja"
+    pretrain(config(corpus, out, steps=2, body=str(english_body)), log=lambda m: None)
+    body, got = weights(english_body), weights(out)
+    name = "encoder.layer.0.attention.self.query.weight"
+    assert not np.array_equal(body[name], got[f"bert.{name}"])
+
+
+def test_model_choices_are_checked_once_at_the_edge(corpus, tmp_path):
+    from qa_demo.errors import InputError
+
+    with pytest.raises(InputError, match="give one"):
+        config(corpus, tmp_path / "x", body="b", init_from=tmp_path)
+    with pytest.raises(InputError, match="--freeze-body needs"):
+        config(corpus, tmp_path / "x", freeze_body=True)
+    with pytest.raises(InputError, match="not a BERT checkpoint"):
+        pretrain(config(corpus, tmp_path / "y", body=str(tmp_path / "none")), log=lambda m: None)

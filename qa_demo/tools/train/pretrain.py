@@ -36,12 +36,18 @@ from .mlm_data import (
     mask_batch,
     pack_corpus,
 )
+from .mlm_model import (
+    body_shape,
+    build_optimizer,
+    earlier_encoder,
+    freeze_body,
+    read_vocab,
+    starting_model,
+)
 
 #: Files of the resumable state inside the checkpoint directory (beside the HF model files).
 #: Fields a ``--resume`` may change; everything else is read back from the checkpoint.
 RUN_CONTROL = ("max_minutes", "stop_at", "save_every", "log_every", "threads")
-#: What ``--init-from`` takes from the earlier encoder: its shape and its vocabulary.
-ARCHITECTURE = ("vocab_size", "dictionary", "hidden_size", "num_layers", "num_heads")
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,14 @@ class PretrainConfig:
     # Continue from an earlier `pretrain` output with a new schedule (its weights, vocabulary
     # and shape): a finished run's learning rate has decayed to 0 and `--resume` keeps it so.
     init_from: Path | None = None
+    body: str | None = None  # transformer layers from this BERT, new word embeddings
+    freeze_body: bool = False  # with body: only the embeddings and the MLM head learn
 
     def __post_init__(self) -> None:
+        if self.init_from is not None and self.body is not None:
+            raise InputError("--init-from and --body both choose the model; give one.")
+        if self.freeze_body and self.body is None and self.init_from is None:
+            raise InputError("--freeze-body needs a pretrained body: give --body or --init-from.")
         if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
             raise InputError("steps, batch-size and lr must be positive.")
         if not 16 <= self.max_seq_len <= 512:
@@ -121,41 +133,7 @@ class Run:
         )
 
 
-# -- model, optimizer, checkpoint -----------------------------------------------------------------
-
-
-def build_model(cfg: PretrainConfig, vocab_size: int):
-    transformers = require("transformers", "pretrain")
-    config = transformers.BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=cfg.hidden_size,
-        num_hidden_layers=cfg.num_layers,
-        num_attention_heads=cfg.num_heads,
-        intermediate_size=cfg.intermediate_size or 4 * cfg.hidden_size,
-        max_position_embeddings=512,
-    )
-    return transformers.BertForMaskedLM(config)
-
-
-def build_optimizer(model, cfg: PretrainConfig):
-    import torch
-
-    warmup = max(1, int(cfg.steps * cfg.warmup))
-    no_decay = ("bias", "LayerNorm.weight")
-    params = list(model.named_parameters())
-    groups = [
-        {
-            "params": [p for n, p in params if not n.endswith(no_decay)],
-            "weight_decay": cfg.weight_decay,
-        },
-        {"params": [p for n, p in params if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr)
-    total = cfg.steps
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
-    )
-    return opt, sched
+# -- fresh run or resumed run -------------------------------------------------------------------
 
 
 def restore(cfg: PretrainConfig, log) -> Run:
@@ -173,6 +151,8 @@ def restore(cfg: PretrainConfig, log) -> Run:
     stored = {k: v for k, v in stored.items() if k in names and k not in RUN_CONTROL}
     cfg = replace(cfg, **{**stored, "out": cfg.out})
     model = transformers.BertForMaskedLM.from_pretrained(str(cfg.out))
+    if cfg.freeze_body:
+        freeze_body(model)
     opt, sched = build_optimizer(model, cfg)
     state = torch.load(cfg.out / STATE_FILE, weights_only=False)
     opt.load_state_dict(state["optimizer"])
@@ -185,23 +165,6 @@ def restore(cfg: PretrainConfig, log) -> Run:
         corpus = Corpus(z["ids"], z["words"], int(z["texts"]))
     log(f"Resuming {cfg.out} at step {state['step']}/{cfg.steps}")
     return Run(cfg, model, opt, sched, int(state["step"]), vocab, corpus, meta["history"])
-
-
-def read_vocab(path: Path) -> dict[str, int]:
-    lines = (path / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    return {t: i for i, t in enumerate(lines)}
-
-
-def earlier_encoder(cfg: PretrainConfig) -> PretrainConfig:
-    """``cfg`` with the shape and vocabulary of the ``init_from`` encoder it continues."""
-    src = cfg.init_from
-    assert src is not None
-    if not (src / META_FILE).is_file():
-        raise InputError(
-            f"--init-from expects a `qa-demo pretrain` output; {src} has no {META_FILE}."
-        )
-    stored = json.loads((src / META_FILE).read_text(encoding="utf-8"))["config"]
-    return replace(cfg, **{k: stored[k] for k in (*ARCHITECTURE, "intermediate_size")})
 
 
 def prepare(cfg: PretrainConfig, log) -> Run:
@@ -219,6 +182,7 @@ def prepare(cfg: PretrainConfig, log) -> Run:
         cfg = earlier_encoder(cfg)
         vocab = read_vocab(cfg.init_from)
     else:
+        cfg = body_shape(cfg) if cfg.body is not None else cfg
         vocab = canonical_vocab(train_japanese_vocab(texts, cfg.vocab_size, cfg.dictionary))
     tok = japanese_tokenizer(vocab, cfg.dictionary)
     corpus = pack_corpus(tok, texts, cfg.max_seq_len)
@@ -229,12 +193,7 @@ def prepare(cfg: PretrainConfig, log) -> Run:
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    if cfg.init_from is not None:
-        transformers = require("transformers", "pretrain")
-        model = transformers.BertForMaskedLM.from_pretrained(str(cfg.init_from))
-        log(f"Continuing the encoder of {cfg.init_from} with a new schedule")
-    else:
-        model = build_model(cfg, len(vocab))
+    model = starting_model(cfg, len(vocab), log)
     opt, sched = build_optimizer(model, cfg)
     return Run(cfg, model, opt, sched, 0, vocab, corpus)
 
@@ -348,88 +307,3 @@ def pretrain(
         "tokens": int(run.corpus.ids.size),
         "seconds": round(seconds, 1),
     }
-
-
-# -- CLI ------------------------------------------------------------------------------------------
-
-
-def cmd_pretrain(args) -> None:
-    cfg = PretrainConfig(
-        out=Path(args.out),
-        squad=tuple(args.squad or ()),
-        ner=tuple(args.ner or ()),
-        holdout=args.holdout,
-        exclude_titles=tuple(args.exclude_title or ()),
-        questions=args.questions,
-        vocab_size=args.vocab_size,
-        hidden_size=args.hidden_size,
-        num_layers=args.layers,
-        num_heads=args.heads,
-        intermediate_size=args.intermediate_size,
-        max_seq_len=args.max_seq_len,
-        batch_size=args.batch_size,
-        steps=args.steps,
-        lr=args.lr,
-        warmup=args.warmup,
-        mask_prob=args.mask_prob,
-        seed=args.seed,
-        save_every=args.save_every,
-        log_every=args.log_every,
-        max_minutes=args.max_minutes,
-        stop_at=args.stop_at,
-        threads=args.threads,
-        init_from=Path(args.init_from) if args.init_from else None,
-    )
-    result = pretrain(cfg, resume=args.resume)
-    print(json.dumps(result, ensure_ascii=False, indent=2))
-
-
-def add_subcommands(sub) -> None:
-    p = sub.add_parser(
-        "pretrain",
-        help="masked-LM pretraining of a small Japanese BERT "
-        "(whole-morpheme masking) for `train --base`",
-    )
-    p.add_argument("--out", required=True, help="checkpoint directory (written atomically)")
-    p.add_argument(
-        "--squad",
-        action="append",
-        help="SQuAD-format file or directory of them (contexts); repeatable",
-    )
-    p.add_argument("--ner", action="append", help="Stockmark NER JSON (sentences); repeatable")
-    p.add_argument(
-        "--holdout",
-        type=float,
-        default=10.0,
-        help="leave out the NER pages `train/eval --holdout PCT` hold out",
-    )
-    p.add_argument(
-        "--exclude-title",
-        action="append",
-        help="skip QA articles with this title (also in an eval set); repeatable",
-    )
-    p.add_argument("--questions", action="store_true", help="also use the QA questions")
-    p.add_argument("--vocab-size", type=int, default=16000)
-    p.add_argument("--hidden-size", type=int, default=192)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--intermediate-size", type=int)
-    p.add_argument("--max-seq-len", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--steps", type=int, default=1000, help="optimizer steps (the LR schedule)")
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--warmup", type=float, default=0.06, help="share of steps of LR warm-up")
-    p.add_argument("--mask-prob", type=float, default=0.15)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--save-every", type=int, default=200, help="checkpoint every N steps")
-    p.add_argument("--log-every", type=int, default=20)
-    p.add_argument("--max-minutes", type=float, help="stop cleanly (and save) after this long")
-    p.add_argument("--stop-at", type=int, help="stop cleanly (and save) at this step")
-    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
-    p.add_argument(
-        "--init-from",
-        help="start from an earlier pretrain output (its weights, vocabulary and shape) "
-        "with a new learning-rate schedule",
-    )
-    p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.set_defaults(func=cmd_pretrain)

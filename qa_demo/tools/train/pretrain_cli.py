@@ -1,0 +1,104 @@
+"""``qa-demo pretrain``: its arguments, turned into a PretrainConfig once, here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .pretrain import PretrainConfig, pretrain
+
+# -- CLI ------------------------------------------------------------------------------------------
+
+
+def cmd_pretrain(args) -> None:
+    cfg = PretrainConfig(
+        out=Path(args.out),
+        squad=tuple(args.squad or ()),
+        ner=tuple(args.ner or ()),
+        holdout=args.holdout,
+        exclude_titles=tuple(args.exclude_title or ()),
+        questions=args.questions,
+        vocab_size=args.vocab_size,
+        hidden_size=args.hidden_size,
+        num_layers=args.layers,
+        num_heads=args.heads,
+        intermediate_size=args.intermediate_size,
+        max_seq_len=args.max_seq_len,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        lr=args.lr,
+        warmup=args.warmup,
+        mask_prob=args.mask_prob,
+        seed=args.seed,
+        save_every=args.save_every,
+        log_every=args.log_every,
+        max_minutes=args.max_minutes,
+        stop_at=args.stop_at,
+        threads=args.threads,
+        init_from=Path(args.init_from) if args.init_from else None,
+        body=args.body,
+        freeze_body=args.freeze_body,
+    )
+    result = pretrain(cfg, resume=args.resume)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+def add_subcommands(sub) -> None:
+    p = sub.add_parser(
+        "pretrain",
+        help="masked-LM pretraining of a small Japanese BERT "
+        "(whole-morpheme masking) for `train --base`",
+    )
+    p.add_argument("--out", required=True, help="checkpoint directory (written atomically)")
+    p.add_argument(
+        "--squad",
+        action="append",
+        help="SQuAD-format file or directory of them (contexts); repeatable",
+    )
+    p.add_argument("--ner", action="append", help="Stockmark NER JSON (sentences); repeatable")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=10.0,
+        help="leave out the NER pages `train/eval --holdout PCT` hold out",
+    )
+    p.add_argument(
+        "--exclude-title",
+        action="append",
+        help="skip QA articles with this title (also in an eval set); repeatable",
+    )
+    p.add_argument("--questions", action="store_true", help="also use the QA questions")
+    p.add_argument("--vocab-size", type=int, default=16000)
+    p.add_argument("--hidden-size", type=int, default=192)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--intermediate-size", type=int)
+    p.add_argument("--max-seq-len", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=1000, help="optimizer steps (the LR schedule)")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--warmup", type=float, default=0.06, help="share of steps of LR warm-up")
+    p.add_argument("--mask-prob", type=float, default=0.15)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--save-every", type=int, default=200, help="checkpoint every N steps")
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--max-minutes", type=float, help="stop cleanly (and save) after this long")
+    p.add_argument("--stop-at", type=int, help="stop cleanly (and save) at this step")
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    p.add_argument(
+        "--init-from",
+        help="start from an earlier pretrain output (its weights, vocabulary and shape) "
+        "with a new learning-rate schedule",
+    )
+    p.add_argument(
+        "--body",
+        help="take the transformer layers of this BERT (a checkpoint directory or "
+        "all-MiniLM-L6-v2) and learn new word embeddings for the Japanese vocabulary",
+    )
+    p.add_argument(
+        "--freeze-body",
+        action="store_true",
+        help="train only the embeddings and the MLM head (with --body or --init-from)",
+    )
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=cmd_pretrain)
