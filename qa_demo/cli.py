@@ -228,7 +228,9 @@ def _add_serving_commands(sub) -> None:
     p.add_argument("--top-k", type=int, default=1)
     p.add_argument("--max-seq-len", type=int, default=384)
     p.add_argument("--doc-stride", type=int, default=128)
-    p.add_argument("--max-answer-len", type=int, default=30)
+    p.add_argument(
+        "--max-answer-len", type=int, help="longest answer in tokens (default: the model's own)"
+    )
     p.add_argument("--null-threshold", type=float, default=None)
     p.set_defaults(func=cmd_ask)
 

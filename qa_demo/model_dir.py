@@ -38,6 +38,7 @@ class ModelDir:
     precisions: dict[str, Path] = field(default_factory=dict)  # "FP32"/"INT8" -> IR
     version_2_with_negative: bool = False
     aggregation: str | None = None  # NER: the word aggregation the model was tuned with
+    max_answer_len: int | None = None  # QA: longest answer in tokens (set from training data)
     #: INT8 route -> IR; ``precisions["INT8"]`` is one of these.
     int8_files: dict[Int8Route, Path] = field(default_factory=dict)
     #: Route key ("BF16", "INT8-static", ...) -> share of top answers (QA) or entities (NER)
@@ -131,6 +132,7 @@ def load_model_dir(path: str | Path) -> ModelDir:
         precisions=precisions,
         version_2_with_negative=bool(meta.get("version_2_with_negative", False)),
         aggregation=meta.get("aggregation"),
+        max_answer_len=_positive_int(meta.get("max_answer_len"), "max_answer_len", meta_path),
         int8_files=int8_files,
         agreement=_agreement(meta, meta_path),
     )
@@ -143,6 +145,14 @@ def _int8_files(path: Path, meta: dict) -> dict[Int8Route, Path]:
     if legacy == Int8Route.STATIC.value and Int8Route.STATIC not in found and found:
         found = {Int8Route.STATIC: found.pop(Int8Route.WEIGHTS)}
     return found
+
+
+def _positive_int(value, key: str, meta_path: Path) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ModelLoadError(f"{meta_path}: {key!r} must be a whole number >= 1, got {value!r}.")
+    return value
 
 
 def _agreement(meta: dict, meta_path: Path) -> dict[str, float]:

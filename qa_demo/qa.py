@@ -10,6 +10,7 @@ import numpy as np
 from .decode import best_spans
 from .errors import InputError, ModelLoadError
 from .inputs import MAX_ANSWER_TOKENS, MAX_QUESTION_CHARS, MAX_TOP_K, check_text
+from .model_dir import ModelDir
 from .options import Hint
 from .pipeline import Pipeline
 from .tokenization import Encoded
@@ -18,6 +19,8 @@ from .windows import batch, build_windows
 
 #: Extra candidates per window when answers are widened to words (transformers uses 2k + 10).
 ALIGN_EXTRA_CANDIDATES = 10
+#: Longest answer in tokens for a model whose qa_demo.json sets none (transformers' run_qa).
+DEFAULT_MAX_ANSWER_LEN = 30
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,9 @@ class QAOptions:
     max_seq_len: int = 384
     doc_stride: int = 128
     max_question_len: int = 64
-    max_answer_len: int = 30
+    #: None: the model's own limit (``max_answer_len`` in qa_demo.json, which ``train qa``
+    #: sets from its training answers), else DEFAULT_MAX_ANSWER_LEN.
+    max_answer_len: int | None = None
     top_k: int = 1
     #: Return "no answer" when null score - best score exceeds this. None: only for models
     #: trained with unanswerable questions (SQuAD 2.0), with threshold 0.
@@ -38,24 +43,39 @@ class QAOptions:
     def __post_init__(self) -> None:
         for name in ("max_seq_len", "doc_stride", "max_question_len", "max_answer_len", "top_k"):
             value = getattr(self, name)
+            if value is None and name == "max_answer_len":
+                continue
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
                 raise InputError(f"{name} must be an integer, got {value!r}.")
         if not 16 <= self.max_seq_len <= 4096:
             raise InputError(f"max_seq_len must be between 16 and 4096, got {self.max_seq_len}.")
         if self.doc_stride < 0:
             raise InputError(f"doc_stride must be >= 0, got {self.doc_stride}.")
-        if self.max_question_len < 1 or self.max_answer_len < 1 or self.top_k < 1:
+        counts = {
+            "max_question_len": self.max_question_len,
+            "max_answer_len": self.max_answer_len,
+            "top_k": self.top_k,
+        }
+        below = [
+            f"{name} {value}" for name, value in counts.items() if value is not None and value < 1
+        ]
+        if below:
             raise InputError(
-                "max_question_len, max_answer_len and top_k must be >= 1, got "
-                f"{self.max_question_len}, {self.max_answer_len}, {self.top_k}."
+                f"max_question_len, max_answer_len and top_k must be >= 1, got {', '.join(below)}."
             )
         if self.top_k > MAX_TOP_K:
             raise InputError(f"top_k must be at most {MAX_TOP_K}, got {self.top_k}.")
-        if self.max_answer_len > MAX_ANSWER_TOKENS:
+        if (self.max_answer_len or 0) > MAX_ANSWER_TOKENS:
             raise InputError(
                 f"max_answer_len must be at most {MAX_ANSWER_TOKENS} tokens, got "
                 f"{self.max_answer_len}."
             )
+
+    def for_model(self, model: ModelDir) -> QAOptions:
+        """These options with ``model``'s own answer-length limit where none was asked for."""
+        if self.max_answer_len is not None:
+            return self
+        return replace(self, max_answer_len=model.max_answer_len or DEFAULT_MAX_ANSWER_LEN)
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +117,7 @@ class QuestionAnswerer(Pipeline):
 
     def ask(self, question: str, context: str, **overrides) -> QAResult:
         opts = replace(self.options, **overrides) if overrides else self.options
+        opts = opts.for_model(self.model)
         check_text(question, "question", MAX_QUESTION_CHARS)
         check_text(context, "context")
         self.check_seq_len(opts.max_seq_len)

@@ -52,8 +52,8 @@ TOO_LONG_QUESTION = {"combining-run": "5,042 characters long; the limit is 1,000
 #: QA options far out of range or of the wrong type -> the words the message must contain.
 BAD_OPTIONS = [
     ({"top_k": 10**9}, "top_k must be at most 20"),
-    ({"top_k": -5}, "and top_k must be >= 1, got 64, 30, -5"),
-    ({"top_k": 0}, "and top_k must be >= 1, got 64, 30, 0"),
+    ({"top_k": -5}, "and top_k must be >= 1, got top_k -5."),
+    ({"top_k": 0}, "and top_k must be >= 1, got top_k 0."),
     ({"max_answer_len": 10**6}, "max_answer_len must be at most 512"),
     ({"max_answer_len": -1}, "max_answer_len"),
     ({"max_seq_len": 10**6}, "max_seq_len must be between 16 and 4096"),

@@ -118,6 +118,9 @@ def test_qa_trains_exports_and_evaluates(en_checkpoint, tmp_path, capsys):
     meta = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
     assert meta["task"] == "qa" and "demo" in meta["description"]
     assert meta["training"]["params"]["lr"] == 1e-3
+    # The answer-length limit learnt from the training answers; eval below reproduces the
+    # training-time score only if it is the model's default.
+    assert isinstance(meta["max_answer_len"], int) and 1 <= meta["max_answer_len"] <= 30
     # The written directory is what the app loads; `qa-demo eval` reproduces the number.
     assert (
         main(

@@ -26,7 +26,9 @@ from .service import AnswerRun, DemoService, Settings, unseen
 
 #: The UI's defaults for the QA options (top_k 5 shows an n-best list).
 DEFAULT_TOP_K = 5
-DEFAULT_MAX_ANSWER_LEN = 30
+#: 0 asks for the model's own answer-length limit (QAOptions.max_answer_len=None).
+MODEL_MAX_ANSWER_LEN = 0
+DEFAULT_MAX_ANSWER_LEN = MODEL_MAX_ANSWER_LEN
 DEFAULT_DOC_STRIDE = 128
 DEFAULT_MAX_SEQ_LEN = 384
 
@@ -64,6 +66,10 @@ def whole_number(name: str, value: Any) -> int:
     if number and math.isfinite(value) and value == int(value):
         return int(value)
     raise InputError(f"{name} must be a whole number, got {value!r:.40}.")
+
+
+def _answer_len(value: int) -> int | None:
+    return None if value == MODEL_MAX_ANSWER_LEN else value
 
 
 def threshold(value: Any) -> float | None:
@@ -120,7 +126,7 @@ def make_request(
         question, context = text_value("question", question), text_value("context", context)
         options = QAOptions(
             top_k=whole_number("top_k", top_k),
-            max_answer_len=whole_number("max_answer_len", max_answer_len),
+            max_answer_len=_answer_len(whole_number("max_answer_len", max_answer_len)),
             doc_stride=whole_number("doc_stride", doc_stride),
             max_seq_len=whole_number("max_seq_len", max_seq_len),
             null_threshold=threshold(null_threshold),

@@ -29,7 +29,7 @@ press **Answer**. 答えは文脈の文字位置そのままで示され、固�
 The answer is an exact slice of your text; entities are shown in the same view.
 
 > **注意 / Note:** `models/` に同梱のモデルは小さなデモ用モデルです。 The models shipped in \
-`models/` are small demo models (held-out scores: ja-qa JSQuAD test char F1 37.5, ja-ner \
+`models/` are small demo models (held-out scores: ja-qa JSQuAD test char F1 39, ja-ner \
 entity F1 0.45, en-qa XQuAD F1 43, en-ner WNUT-17 F1 0.37). 本格的なモデルは「モデル」一覧の \
 ⬇ から取得するか、 For a \
 full-size model pick a ⬇ entry in the model list, or run \
@@ -164,7 +164,13 @@ def _runtime_pickers(gr, registry: ModelRegistry, devices: list[str]) -> dict:
 #: The QA option sliders: name (as in make_request), range, step, label.
 SLIDERS = (
     ("top_k", 1, 20, 1, "top-k (n-best)"),
-    ("max_answer_len", 1, 100, 1, "最大回答長 / max answer length (tokens)"),
+    (
+        "max_answer_len",
+        0,
+        100,
+        1,
+        "最大回答長 / max answer length (tokens; 0 = モデル既定 / model's own)",
+    ),
     ("doc_stride", 0, 256, 8, "ドキュメントストライド / doc stride"),
     ("max_seq_len", 64, 512, 32, "最大系列長 / max sequence length"),
 )

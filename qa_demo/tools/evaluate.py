@@ -255,7 +255,11 @@ def cmd_eval_qa(args) -> None:
     path = Path(args.data)
     version = squad_version(path)
     examples = _select_split(read_squad(path), args.holdout, args.part, qa_group, args.limit)
-    options = {"max_seq_len": args.max_seq_len, "doc_stride": args.doc_stride}
+    options = {
+        "max_seq_len": args.max_seq_len,
+        "doc_stride": args.doc_stride,
+        "max_answer_len": args.max_answer_len,
+    }
     language = args.language or data_language(examples)
     out = Path(args.predictions) if args.predictions else None
     scores = evaluate_qa_examples(
@@ -380,6 +384,9 @@ def add_subcommands(sub) -> None:
     q.add_argument("--language", choices=["en", "ja"], help="scoring rules (default: detected)")
     q.add_argument("--max-seq-len", type=int, default=384)
     q.add_argument("--doc-stride", type=int, default=128)
+    q.add_argument(
+        "--max-answer-len", type=int, help="longest answer in tokens (default: the model's own)"
+    )
     q.add_argument(
         "--agreement-with",
         choices=Precision.choices(),

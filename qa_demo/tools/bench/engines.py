@@ -297,7 +297,9 @@ def make_engines(cfg: BenchConfig, prep: BenchSetup, log) -> tuple[list[BenchEng
     engine = Engine(
         cache_dir=cfg.work_dir / "ov_cache", config={"INFERENCE_NUM_THREADS": cfg.n_threads}
     )
-    maker = _Maker(cfg, prep, QAOptions(), engine, load_model_dir(prep.model_dir))
+    model_dir = load_model_dir(prep.model_dir)
+    # Every engine decodes with the same limits, the model's own answer length included.
+    maker = _Maker(cfg, prep, QAOptions().for_model(model_dir), engine, model_dir)
     engines: list[BenchEngine] = []
     skipped: dict[str, str] = {}
     for name in cfg.engines:

@@ -49,6 +49,7 @@ def cmd_train(args) -> None:
         answer_windows_only=args.answer_windows_only,
         tag_scheme=args.tag_scheme,
         aggregation=args.aggregation,
+        max_answer_len=args.max_answer_len,
         description=args.description,
         scratch=ScratchConfig(
             vocab_size=args.vocab_size,
@@ -143,6 +144,12 @@ def add_subcommands(sub) -> None:
         "--answer-windows-only",
         action="store_true",
         help="QA: train on one window per question, the first holding the answer",
+    )
+    p.add_argument(
+        "--max-answer-len",
+        type=int,
+        help="QA: longest answer in tokens, in eval and as the model's default "
+        "(default: what 99%% of the training answers need)",
     )
     g = p.add_argument_group(f"from scratch ({SCRATCH_JA})")
     g.add_argument("--vocab-size", type=int, default=8000)

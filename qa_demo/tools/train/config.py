@@ -65,6 +65,9 @@ class TrainConfig:
     tag_scheme: TagScheme = TagScheme.BIO
     #: NER: the word aggregation used in eval and written as the model's default.
     aggregation: Aggregation | None = None
+    #: QA: longest answer in tokens, used in eval and written as the model's default; None
+    #: learns it from the training answers (``answer_length_limit``).
+    max_answer_len: int | None = None
     limit: int | None = None  # first N training examples (tests, quick runs)
     eval_limit: int | None = None
     eval_every_epoch: bool = True
@@ -90,6 +93,8 @@ class TrainConfig:
         object.__setattr__(self, "tag_scheme", scheme)
         if self.aggregation is not None:
             object.__setattr__(self, "aggregation", Aggregation.parse(self.aggregation))
+        if self.max_answer_len is not None and self.max_answer_len < 1:
+            raise InputError(f"--max-answer-len must be >= 1, got {self.max_answer_len}.")
         if self.holdout is not None and not 0 < self.holdout < 100:
             raise InputError(f"--holdout must be a percentage in (0, 100), got {self.holdout}.")
 

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,15 @@ from .config import (
     TrainResult,
     log_stderr,
 )
-from .data import collate, data_files, load_training_examples, ner_features, ner_labels, qa_features
+from .data import (
+    answer_length_limit,
+    collate,
+    data_files,
+    load_training_examples,
+    ner_features,
+    ner_labels,
+    qa_features,
+)
 from .models import build_scratch_japanese, load_pretrained, set_seed
 
 # -- training -------------------------------------------------------------------------------------
@@ -95,6 +103,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainRes
             feats = qa_features(
                 tok, train_ex, cfg.max_seq_len, cfg.doc_stride, cfg.answer_windows_only
             )
+            if cfg.max_answer_len is None:
+                cfg = replace(cfg, max_answer_len=answer_length_limit(feats))
+                log(f"answer-length limit: {cfg.max_answer_len} tokens (99% of training answers)")
         else:
             label2id = {lab: i for i, lab in enumerate(labels)}
             feats = ner_features(tok, train_ex, label2id, cfg.max_seq_len, cfg.doc_stride)
@@ -238,7 +249,11 @@ def evaluate_checkpoint(model, hf_tok, cfg: TrainConfig, eval_ex, work: Path, lo
             ir,
             eval_ex,
             progress=False,
-            options={"max_seq_len": cfg.max_seq_len, "doc_stride": cfg.doc_stride},
+            options={
+                "max_seq_len": cfg.max_seq_len,
+                "doc_stride": cfg.doc_stride,
+                "max_answer_len": cfg.max_answer_len,
+            },
         )
     else:
         scores = evaluate_ner_examples(
@@ -312,6 +327,7 @@ def write_model(
             source=cfg.base,
             precisions=precisions,
             aggregation=cfg.aggregation if cfg.task is Task.NER else None,
+            max_answer_len=cfg.max_answer_len if cfg.task is Task.QA else None,
             # Only a model that saw unanswerable questions may answer "no answer".
             version_2_with_negative=(
                 True if cfg.task is Task.QA and any(ex.is_impossible for ex in train_ex) else None
