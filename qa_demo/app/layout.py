@@ -30,7 +30,7 @@ The answer is an exact slice of your text; entities are shown in the same view.
 
 > **注意 / Note:** `models/` に同梱のモデルは小さなデモ用モデルです。 The models shipped in \
 `models/` are small demo models (held-out scores: ja-qa JSQuAD test char F1 39, ja-ner \
-entity F1 0.45, en-qa XQuAD F1 43, en-ner WNUT-17 F1 0.37). 本格的なモデルは「モデル」一覧の \
+entity F1 0.66, en-qa XQuAD F1 43, en-ner WNUT-17 F1 0.37). 本格的なモデルは「モデル」一覧の \
 ⬇ から取得するか、 For a \
 full-size model pick a ⬇ entry in the model list, or run \
 `qa-demo export distilbert-base-cased-distilled-squad models/distilbert-squad --task qa --int8`.
