@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import DeviceError, InputError
 from ..options import Aggregation, Int8Route, Precision
 from ..precision import Choice, runs_as_chosen
-from .scoring import NERScores, QAScores, score_ner, score_qa
+from .scoring import NERScores, QAScores, format_ner, format_qa, score_ner, score_qa
 
 # -- running models -------------------------------------------------------------------------------
 
@@ -177,52 +177,6 @@ def _select_split(items, holdout: float | None, part: str, key, limit: int | Non
         return list(islice(split_examples(items, holdout, part, key), limit))
     except ValueError as exc:
         raise InputError(str(exc)) from None
-
-
-def format_qa(scores: QAScores) -> str:
-    lines = [
-        f"exact {scores.exact:.2f}  f1 {scores.f1:.2f}  total {scores.total}"
-        + (f"  (missing predictions: {scores.missing})" if scores.missing else "")
-    ]
-    if scores.has_ans_total or scores.no_ans_total:
-        for name in ("has_ans", "no_ans"):
-            total = getattr(scores, f"{name}_total")
-            if total:
-                label = "HasAns" if name == "has_ans" else "NoAns"
-                lines.append(
-                    f"{label:6s} exact {getattr(scores, f'{name}_exact'):.2f}  "
-                    f"f1 {getattr(scores, f'{name}_f1'):.2f}  total {total}"
-                )
-    return "\n".join(lines)
-
-
-def format_ner(scores: NERScores) -> str:
-    rows = [("type", "precision", "recall", "f1", "gold", "predicted")]
-    for name, s in [*scores.per_type.items(), ("overall", scores.overall)]:
-        rows.append(
-            (
-                name,
-                f"{s.precision:.4f}",
-                f"{s.recall:.4f}",
-                f"{s.f1:.4f}",
-                str(s.support),
-                str(s.predicted),
-            )
-        )
-    width = max(_display_width(r[0]) for r in rows) + 2
-    return (
-        "\n".join(
-            r[0] + " " * (width - _display_width(r[0])) + "".join(f"{c:>11s}" for c in r[1:])
-            for r in rows
-        )
-        + f"\n({scores.sentences} sentences)"
-    )
-
-
-def _display_width(s: str) -> int:
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
 
 
 def _record(args, items: list, path: Path) -> None:
