@@ -74,3 +74,14 @@ def test_bad_max_answer_len_in_qa_demo_json_is_a_load_error(en_qa_dir, tmp_path,
 def test_app_slider_zero_means_the_models_own_limit():
     assert make_request("Who?", CONTEXT, max_answer_len=0).options.max_answer_len is None
     assert make_request("Who?", CONTEXT, max_answer_len=20.0).options.max_answer_len == 20
+
+
+@pytest.mark.parametrize(("bad", "words"), [(0, "must be >= 1"), (1000, "at most 512 tokens")])
+def test_train_refuses_an_answer_length_the_serving_options_refuse(tmp_path, bad, words):
+    """Checked when the config is built, not at the first eval after an epoch of training."""
+    from qa_demo.errors import InputError
+    from qa_demo.tools.train.config import TrainConfig
+    from qa_demo.types import Task
+
+    with pytest.raises(InputError, match=words):
+        TrainConfig(Task.QA, "base", tmp_path / "d.json", None, max_answer_len=bad)

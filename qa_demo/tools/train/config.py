@@ -93,8 +93,12 @@ class TrainConfig:
         object.__setattr__(self, "tag_scheme", scheme)
         if self.aggregation is not None:
             object.__setattr__(self, "aggregation", Aggregation.parse(self.aggregation))
-        if self.max_answer_len is not None and self.max_answer_len < 1:
-            raise InputError(f"--max-answer-len must be >= 1, got {self.max_answer_len}.")
+        if self.max_answer_len is not None:
+            # The serving options' own bounds (1..MAX_ANSWER_TOKENS), checked before training
+            # rather than at its first eval.
+            from ...qa import QAOptions
+
+            QAOptions(max_answer_len=self.max_answer_len)
         if self.holdout is not None and not 0 < self.holdout < 100:
             raise InputError(f"--holdout must be a percentage in (0, 100), got {self.holdout}.")
 

@@ -27,6 +27,7 @@ from .config import (
     log_stderr,
 )
 from .data import (
+    ANSWER_LEN_COVERAGE,
     answer_length_limit,
     collate,
     data_files,
@@ -105,7 +106,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainRes
             )
             if cfg.max_answer_len is None:
                 cfg = replace(cfg, max_answer_len=answer_length_limit(feats))
-                log(f"answer-length limit: {cfg.max_answer_len} tokens (99% of training answers)")
+                log(
+                    f"answer-length limit: {cfg.max_answer_len} tokens "
+                    f"({ANSWER_LEN_COVERAGE:.0%} of training answers)"
+                )
         else:
             label2id = {lab: i for i, lab in enumerate(labels)}
             feats = ner_features(tok, train_ex, label2id, cfg.max_seq_len, cfg.doc_stride)
