@@ -46,6 +46,10 @@ def cmd_train(args) -> None:
         int8=not args.no_int8,
         fp32=not args.no_fp32,
         threads=args.threads,
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        save_every=args.save_every,
+        max_minutes=args.max_minutes,
+        stop_at=args.stop_at,
         answer_windows_only=args.answer_windows_only,
         tag_scheme=args.tag_scheme,
         aggregation=args.aggregation,
@@ -64,7 +68,10 @@ def cmd_train(args) -> None:
         print(format_trials(results, best))
         print(f"plot: {args.plot}")
         return
-    result = train(cfg)
+    result = train(cfg, resume=args.resume)
+    if not result.finished:
+        print(f"Stopped; the run is saved in {cfg.checkpoint}: run the same command with --resume.")
+        return
     print(
         json.dumps(
             {
@@ -150,6 +157,19 @@ def add_subcommands(sub) -> None:
         type=int,
         help="QA: longest answer in tokens, in eval and as the model's default "
         "(default: what 99%% of the training answers need)",
+    )
+    g = p.add_argument_group("checkpoints (long runs)")
+    g.add_argument(
+        "--checkpoint",
+        help="save the run in this directory every --save-every steps and at each epoch's end",
+    )
+    g.add_argument("--save-every", type=int, default=200, help="checkpoint every N steps")
+    g.add_argument("--max-minutes", type=float, help="stop after this long (saved; --resume)")
+    g.add_argument("--stop-at", type=int, help="stop at this step (saved; --resume)")
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in --checkpoint (same parameters; threads may change)",
     )
     g = p.add_argument_group(f"from scratch ({SCRATCH_JA})")
     g.add_argument("--vocab-size", type=int, default=8000)

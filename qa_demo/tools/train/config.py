@@ -78,6 +78,11 @@ class TrainConfig:
     fp32: bool = True
     scratch: ScratchConfig = ScratchConfig()
     threads: int | None = None
+    #: Save the run here every ``save_every`` steps and at each epoch's end (``--resume``).
+    checkpoint: Path | None = None
+    save_every: int = 200
+    max_minutes: float | None = None  # stop (and save) after this long
+    stop_at: int | None = None  # stop (and save) at this step: planned interruptions
     description: str | None = None  # shown in the app; default: a generated one-liner
 
     def __post_init__(self) -> None:
@@ -99,6 +104,10 @@ class TrainConfig:
             from ...qa import QAOptions
 
             QAOptions(max_answer_len=self.max_answer_len)
+        if (self.max_minutes is not None or self.stop_at is not None) and self.checkpoint is None:
+            raise InputError("--max-minutes and --stop-at need --checkpoint DIR to save the run.")
+        if self.save_every < 1:
+            raise InputError(f"--save-every must be at least 1 step, got {self.save_every}.")
         if self.holdout is not None and not 0 < self.holdout < 100:
             raise InputError(f"--holdout must be a percentage in (0, 100), got {self.holdout}.")
 
@@ -128,6 +137,7 @@ class TrainResult:
     train_examples: int
     train_windows: int
     seconds: float
+    finished: bool = True  # False: stopped by max_minutes / stop_at, the checkpoint saved
 
 
 def log_stderr(msg: str) -> None:

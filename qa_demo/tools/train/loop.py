@@ -3,7 +3,6 @@ the model directory written beside its target and swapped in at the end."""
 
 from __future__ import annotations
 
-import math
 import shutil
 import tempfile
 import time
@@ -11,17 +10,11 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
-
 from ...errors import DataError, InputError, require
 from ...types import Task
-from ..export import uses_token_types
 from .config import (
     CALIBRATION_TEXTS,
     SCRATCH_JA,
-    WARMUP_FRACTION,
-    EpochLog,
-    Feature,
     TrainConfig,
     TrainResult,
     log_stderr,
@@ -29,13 +22,13 @@ from .config import (
 from .data import (
     ANSWER_LEN_COVERAGE,
     answer_length_limit,
-    collate,
     data_files,
     load_training_examples,
     ner_features,
     ner_labels,
     qa_features,
 )
+from .fit import Fit, check_resumable, load_run, run_params
 from .models import build_scratch_japanese, load_pretrained, set_seed
 
 # -- training -------------------------------------------------------------------------------------
@@ -46,80 +39,53 @@ def check_out_dir(out: Path | None, overwrite: bool) -> None:
         raise InputError(f"{out} is not empty; pass --overwrite to replace it.")
 
 
-def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainResult:
-    """Fine-tune, evaluate, export FP32 (+ INT8) IR into ``cfg.out``; returns the history."""
+def check_checkpoint_dir(cfg: TrainConfig, resume: bool, params: dict) -> None:
+    if resume and cfg.checkpoint is None:
+        raise InputError("--resume continues the run in --checkpoint DIR; give it.")
+    if resume:
+        check_resumable(cfg, params)
+    elif cfg.checkpoint is not None and cfg.checkpoint.exists() and any(cfg.checkpoint.iterdir()):
+        raise InputError(f"{cfg.checkpoint} is not empty; pass --resume to continue that run.")
+
+
+def train(
+    cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = log_stderr
+) -> TrainResult:
+    """Fine-tune, evaluate, export FP32 (+ INT8) IR into ``cfg.out``; returns the history.
+
+    With ``cfg.checkpoint`` the run is saved every ``save_every`` steps and at each epoch's end;
+    ``resume`` continues it from there exactly as if it had not stopped."""
     torch = require("torch", "train")
     check_out_dir(cfg.out, cfg.overwrite)
+    params = run_params(cfg)
+    check_checkpoint_dir(cfg, resume, params)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     t_start = time.perf_counter()
     set_seed(cfg.seed)
-    task = cfg.task
-    train_ex = load_training_examples(
-        task, (cfg.data, *cfg.extra_data), cfg.holdout, "train", cfg.limit, cfg.exclude_titles
-    )
-    if not train_ex:
-        raise DataError(f"{cfg.data}: no training examples.")
-    eval_path, eval_part = (
-        (cfg.eval_data, "all")
-        if cfg.eval_data
-        else ((cfg.data, "heldout") if cfg.holdout else (None, "all"))
-    )
-    eval_ex = (
-        load_training_examples(
-            task,
-            eval_path,
-            cfg.holdout if eval_part == "heldout" else None,
-            eval_part,
-            cfg.eval_limit,
-        )
-        if eval_path
-        else []
-    )
-    labels = ner_labels(train_ex, cfg.tag_scheme) if task is Task.NER else None
+    train_ex, eval_ex, eval_path = _examples(cfg)
+    labels = ner_labels(train_ex, cfg.tag_scheme) if cfg.task is Task.NER else None
     log(
         f"{len(train_ex)} training examples from {cfg.data}"
         + (f", {len(eval_ex)} eval examples from {eval_path}" if eval_ex else "")
     )
-
     with tempfile.TemporaryDirectory(prefix="qa-demo-train-") as tmp:
         work = Path(tmp)
-        tok_dir = work / "tokenizer"
-        if cfg.base == SCRATCH_JA:
-            texts = (
-                [t for ex in train_ex for t in (ex.question, ex.context)]
-                if task is Task.QA
-                else [ex.text for ex in train_ex]
-            )
-            log(f"Training a {cfg.scratch.vocab_size}-piece Japanese WordPiece vocab ...")
-            model, hf_tok = build_scratch_japanese(cfg, tok_dir, texts, labels)
-        else:
-            model, hf_tok = load_pretrained(cfg, labels)
-            hf_tok.save_pretrained(str(tok_dir))
-        from ...tokenization import load_tokenizer
+        model, hf_tok, saved = _starting_model(cfg, resume, train_ex, labels, work, log)
+        cfg, feats, pad_id = _features(cfg, work, train_ex, labels, log)
+        fitter = Fit(model, hf_tok, feats, pad_id, cfg, params, log)
+        if saved is not None:
+            fitter.restore(*saved)
 
-        tok = load_tokenizer(tok_dir)
-        t0 = time.perf_counter()
-        if task is Task.QA:
-            feats = qa_features(
-                tok, train_ex, cfg.max_seq_len, cfg.doc_stride, cfg.answer_windows_only
-            )
-            if cfg.max_answer_len is None:
-                cfg = replace(cfg, max_answer_len=answer_length_limit(feats))
-                log(
-                    f"answer-length limit: {cfg.max_answer_len} tokens "
-                    f"({ANSWER_LEN_COVERAGE:.0%} of training answers)"
-                )
-        else:
-            label2id = {lab: i for i, lab in enumerate(labels)}
-            feats = ner_features(tok, train_ex, label2id, cfg.max_seq_len, cfg.doc_stride)
-        log(f"{len(feats)} training windows ({time.perf_counter() - t0:.1f} s to tokenize)")
+        def evaluate(m):
+            return evaluate_checkpoint(m, hf_tok, cfg, eval_ex, work, log) if eval_ex else None
 
-        history = fit(model, feats, tok.pad_id, cfg, eval_ex, hf_tok, work, log)
+        progress = fitter.run(evaluate)
+        history = progress.history
         final_eval = history[-1].eval if history and history[-1].eval else None
-        if eval_ex and final_eval is None:
-            final_eval = evaluate_checkpoint(model, hf_tok, cfg, eval_ex, work, log)
-        if cfg.out is not None:
+        if progress.finished and eval_ex and final_eval is None:
+            final_eval = evaluate(model)
+        if progress.finished and cfg.out is not None:
             write_model(
                 model,
                 hf_tok,
@@ -134,108 +100,74 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = log_stderr) -> TrainRes
                 log,
             )
     return TrainResult(
-        cfg.out,
+        cfg.out if progress.finished else None,
         tuple(history),
         final_eval,
         len(train_ex),
         len(feats),
         time.perf_counter() - t_start,
+        finished=progress.finished,
     )
 
 
-#: Batches are formed within pools of this many batches sorted by length, so little of a
-#: batch is padding; the pools and the batch order are still shuffled every epoch.
-LENGTH_POOL_BATCHES = 50
-
-
-def length_batches(feats: list[Feature], batch_size: int, rng) -> list[np.ndarray]:
-    order = rng.permutation(len(feats))
-    pool = batch_size * LENGTH_POOL_BATCHES
-    batches = []
-    for p in range(0, len(order), pool):
-        chunk = order[p : p + pool]
-        chunk = chunk[np.argsort([len(feats[i].input_ids) for i in chunk], kind="stable")]
-        batches += [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def fit(model, feats, pad_id, cfg: TrainConfig, eval_ex, hf_tok, work, log) -> list[EpochLog]:
-    """AdamW with linear warm-up and decay; a seeded shuffle, so runs repeat exactly."""
-    import torch
-
-    steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
-    total_steps = max(1, round(steps_per_epoch * cfg.epochs))
-    warmup = max(1, int(total_steps * WARMUP_FRACTION))
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-            "weight_decay": cfg.weight_decay,
-        },
-        {
-            "params": [p for n, p in model.named_parameters() if n.endswith(no_decay)],
-            "weight_decay": 0.0,
-        },
-    ]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt,
-        lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))),
+def _examples(cfg: TrainConfig) -> tuple[list, list, Path | None]:
+    """Training examples, eval examples (``--eval`` or the held-out part) and their path."""
+    train_ex = load_training_examples(
+        cfg.task, (cfg.data, *cfg.extra_data), cfg.holdout, "train", cfg.limit, cfg.exclude_titles
     )
-    rng = np.random.default_rng(cfg.seed)
-    token_types = uses_token_types(model)
-    history: list[EpochLog] = []
-    step = 0
-    n_epochs = math.ceil(cfg.epochs)
-    log(
-        f"Training {total_steps} steps ({cfg.epochs} epochs of {steps_per_epoch}), "
-        f"batch {cfg.batch_size}, lr {cfg.lr:g}"
+    if not train_ex:
+        raise DataError(f"{cfg.data}: no training examples.")
+    eval_path, eval_part = (
+        (cfg.eval_data, "all")
+        if cfg.eval_data
+        else ((cfg.data, "heldout") if cfg.holdout else (None, "all"))
     )
-    for epoch in range(1, n_epochs + 1):
-        model.train()
-        batches = length_batches(feats, cfg.batch_size, rng)
-        t0 = time.perf_counter()
-        losses = []
-        for b, idx in enumerate(batches):
-            if step >= total_steps:
-                break
-            batch = collate([feats[i] for i in idx], pad_id, cfg.task, token_types)
-            loss = model(**batch).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            losses.append(float(loss.detach()))
-            step += 1
-            if step % 20 == 0 or step == total_steps:
-                rate = (time.perf_counter() - t0) / (b + 1)
-                log(
-                    f"  epoch {epoch} step {step}/{total_steps} loss {np.mean(losses[-20:]):.4f} "
-                    f"({rate:.2f} s/step)"
-                )
-        scores = None
-        last = epoch == n_epochs
-        if eval_ex and (cfg.eval_every_epoch or last):
-            scores = evaluate_checkpoint(model, hf_tok, cfg, eval_ex, work, log)
-        history.append(
-            EpochLog(
-                epoch,
-                float(np.mean(losses)) if losses else float("nan"),
-                time.perf_counter() - t0,
-                scores,
-            )
+    if eval_path is None:
+        return train_ex, [], None
+    holdout = cfg.holdout if eval_part == "heldout" else None
+    eval_ex = load_training_examples(cfg.task, eval_path, holdout, eval_part, cfg.eval_limit)
+    return train_ex, eval_ex, eval_path
+
+
+def _starting_model(cfg: TrainConfig, resume: bool, train_ex, labels, work: Path, log):
+    """The model and tokenizer to train (saved under ``work``), and any checkpoint state."""
+    tok_dir = work / "tokenizer"
+    saved = None
+    if resume:
+        model, hf_tok, *saved = load_run(cfg, labels)
+    elif cfg.base == SCRATCH_JA:
+        texts = (
+            [t for ex in train_ex for t in (ex.question, ex.context)]
+            if cfg.task is Task.QA
+            else [ex.text for ex in train_ex]
         )
-        summary = f"epoch {epoch}: loss {history[-1].loss:.4f}"
-        if scores:
-            summary += "  " + "  ".join(
-                f"{k} {v:.2f}"
-                for k, v in scores.items()
-                if k in ("exact", "f1", "precision", "recall")
+        log(f"Training a {cfg.scratch.vocab_size}-piece Japanese WordPiece vocab ...")
+        return (*build_scratch_japanese(cfg, tok_dir, texts, labels), None)
+    else:
+        model, hf_tok = load_pretrained(cfg, labels)
+    hf_tok.save_pretrained(str(tok_dir))
+    return model, hf_tok, saved
+
+
+def _features(cfg: TrainConfig, work: Path, train_ex, labels, log):
+    """Training windows (and, for QA without ``max_answer_len``, the limit they imply)."""
+    from ...tokenization import load_tokenizer
+
+    tok = load_tokenizer(work / "tokenizer")
+    t0 = time.perf_counter()
+    if cfg.task is Task.QA:
+        feats = qa_features(tok, train_ex, cfg.max_seq_len, cfg.doc_stride, cfg.answer_windows_only)
+        if cfg.max_answer_len is None:
+            cfg = replace(cfg, max_answer_len=answer_length_limit(feats))
+            log(
+                f"answer-length limit: {cfg.max_answer_len} tokens "
+                f"({ANSWER_LEN_COVERAGE:.0%} of training answers)"
             )
-        log(summary)
-    model.eval()
-    return history
+    else:
+        label2id = {lab: i for i, lab in enumerate(labels)}
+        feats = ner_features(tok, train_ex, label2id, cfg.max_seq_len, cfg.doc_stride)
+    log(f"{len(feats)} training windows ({time.perf_counter() - t0:.1f} s to tokenize)")
+    return cfg, feats, tok.pad_id
 
 
 def evaluate_checkpoint(model, hf_tok, cfg: TrainConfig, eval_ex, work: Path, log) -> dict:
@@ -315,7 +247,7 @@ def write_model(
             xml.with_suffix(".bin").unlink()
             precisions.remove("FP32")
         training = {
-            "params": _params(cfg),
+            "params": _shipped_params(cfg),
             "train_examples": len(train_ex),
             "train_windows": n_windows,
             "eval_data": str(eval_path) if eval_path else None,
@@ -356,13 +288,12 @@ def _calibration_file(cfg: TrainConfig, train_ex, work: Path) -> Path | None:
     return path
 
 
-def _params(cfg: TrainConfig) -> dict:
-    """The run's parameters as JSON, for qa_demo.json."""
-    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
-    params["extra_data"] = [str(p) for p in cfg.extra_data]
-    params["task"] = cfg.task.value
+def _shipped_params(cfg: TrainConfig) -> dict:
+    params = run_params(cfg)
     if cfg.base != SCRATCH_JA:
         params.pop("scratch")
+    for key in ("checkpoint", "save_every", "max_minutes", "stop_at"):
+        params.pop(key)  # how the run was checkpointed is no part of the model
     return params
 
 

@@ -36,7 +36,7 @@ def search_lr(
     def objective(trial) -> float:
         lr = trial.suggest_float("lr", *LR_RANGE, log=True)
         log(f"-- trial {trial.number}: lr {lr:.3g}")
-        res = train(replace(cfg, lr=lr, out=None, eval_every_epoch=False), log)
+        res = train(replace(cfg, lr=lr, out=None, eval_every_epoch=False), log=log)
         f1 = float((res.final_eval or {}).get("f1", 0.0))
         results.append(Trial(trial.number, lr, f1, res.seconds))
         return f1

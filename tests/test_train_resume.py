@@ -1,0 +1,135 @@
+"""`qa-demo train --checkpoint/--resume`: a stopped run continues exactly where it stopped."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from safetensors.numpy import load_file
+from test_train import JA_NER, squad_file
+
+from qa_demo.cli import main
+from qa_demo.errors import InputError
+from qa_demo.tools.train import SCRATCH_JA, ScratchConfig, TrainConfig, train
+from qa_demo.types import Task
+
+QUIET = {"log": lambda m: None}
+
+
+def qa_config(en_checkpoint, tmp_path, name: str) -> TrainConfig:
+    return TrainConfig(
+        Task.QA,
+        str(en_checkpoint),
+        squad_file(tmp_path),
+        None,
+        epochs=2,
+        batch_size=2,
+        lr=1e-3,
+        max_seq_len=64,
+        doc_stride=16,
+        seed=3,
+        checkpoint=tmp_path / name,
+        save_every=1,
+    )
+
+
+def weights(checkpoint) -> dict:
+    return load_file(str(checkpoint / "model.safetensors"))
+
+
+def test_resumed_run_matches_an_uninterrupted_one(en_checkpoint, tmp_path):
+    whole = qa_config(en_checkpoint, tmp_path, "whole")
+    expected = train(whole, **QUIET)
+    assert expected.finished and len(expected.history) == 2
+
+    parts = qa_config(en_checkpoint, tmp_path, "parts")
+    # Stopped inside epoch 1, then inside epoch 2 (after epoch 1's end), then run to the end.
+    first = train(replace(parts, stop_at=3), **QUIET)
+    assert not first.finished and first.history == ()
+    second = train(replace(parts, stop_at=6), resume=True, **QUIET)
+    assert not second.finished and len(second.history) == 1
+    last = train(parts, resume=True, **QUIET)
+    assert last.finished
+
+    assert [h.loss for h in last.history] == [h.loss for h in expected.history]
+    a, b = weights(whole.checkpoint), weights(parts.checkpoint)
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+    record = json.loads((parts.checkpoint / "train_run.json").read_text(encoding="utf-8"))
+    assert record["progress"]["finished"] and record["progress"]["step"] == 8
+
+
+def test_resume_refuses_other_parameters_and_a_missing_checkpoint(en_checkpoint, tmp_path):
+    cfg = qa_config(en_checkpoint, tmp_path, "run")
+    train(replace(cfg, stop_at=1), **QUIET)
+    with pytest.raises(InputError, match=r"lr: 0\.001 there, 0\.002 now"):
+        train(replace(cfg, lr=2e-3), resume=True, **QUIET)
+    with pytest.raises(InputError, match="pass --resume"):
+        train(cfg, **QUIET)
+    with pytest.raises(InputError, match="--checkpoint"):
+        train(replace(cfg, checkpoint=None), resume=True, **QUIET)
+    with pytest.raises(InputError, match="to resume from"):
+        (tmp_path / "empty").mkdir()
+        train(replace(cfg, checkpoint=tmp_path / "empty"), resume=True, **QUIET)
+    with pytest.raises(InputError, match="need --checkpoint"):
+        replace(cfg, checkpoint=None, stop_at=2)
+    # A run-control field may change: more threads on the resumed run.
+    assert train(replace(cfg, threads=1), resume=True, **QUIET).finished
+
+
+def test_scratch_japanese_run_resumes_with_its_own_vocabulary(tmp_path, capsys):
+    """The from-scratch vocab is learnt at the start (not bit-for-bit repeatable), so a
+    resumed run must read it from the checkpoint, not learn it again."""
+    data = tmp_path / "ner.json"
+    data.write_text(json.dumps(JA_NER, ensure_ascii=False), encoding="utf-8")
+    out, ckpt = tmp_path / "ja-ner", tmp_path / "ckpt"
+    cfg = TrainConfig(
+        Task.NER,
+        SCRATCH_JA,
+        data,
+        out,
+        epochs=2,
+        batch_size=4,
+        lr=1e-3,
+        max_seq_len=64,
+        doc_stride=16,
+        int8=False,
+        checkpoint=ckpt,
+        stop_at=2,
+        scratch=ScratchConfig(
+            vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64
+        ),
+    )
+    assert not train(cfg, **QUIET).finished and not out.exists()
+    vocab = (ckpt / "vocab.txt").read_text(encoding="utf-8")
+    assert train(replace(cfg, stop_at=None), resume=True, **QUIET).finished
+    assert (out / "vocab.txt").read_text(encoding="utf-8") == vocab
+    meta = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
+    assert "checkpoint" not in meta["training"]["params"]  # how it was saved is no part of it
+
+
+def test_cli_stop_and_resume(en_checkpoint, tmp_path, capsys):
+    args = [
+        "train",
+        "qa",
+        "--base",
+        str(en_checkpoint),
+        "--data",
+        str(squad_file(tmp_path)),
+        "--out",
+        str(tmp_path / "model"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--max-seq-len",
+        "64",
+        "--no-int8",
+        "--checkpoint",
+        str(tmp_path / "ckpt"),
+    ]
+    assert main([*args, "--stop-at", "2"]) == 0
+    assert "--resume" in capsys.readouterr().out and not (tmp_path / "model").exists()
+    assert main([*args, "--resume"]) == 0
+    assert json.loads(capsys.readouterr().out)["out"] == str(tmp_path / "model")
+    assert (tmp_path / "model" / "openvino_model.xml").exists()
