@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "qa_demo.tools.evaluate",
     "qa_demo.tools.train.cli",
     "qa_demo.tools.train.pretrain_cli",
+    "qa_demo.tools.train.limit_cli",
     "qa_demo.tools.bench.cli",
     "qa_demo.app.serve",
     "qa_demo.tools.loadtest",

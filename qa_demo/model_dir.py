@@ -180,7 +180,10 @@ def write_meta(path: Path, **meta) -> None:
     meta_path = path / META_FILE
     existing = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
     existing.update({k: v for k, v in meta.items() if v is not None})
-    meta_path.write_text(json.dumps(existing, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    # Written beside and renamed over: a reader (the app) never sees half a file.
+    tmp = meta_path.with_name(f".{META_FILE}.tmp")
+    tmp.write_text(json.dumps(existing, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    tmp.replace(meta_path)
 
 
 def discover_models(root: str | Path) -> list[ModelDir]:

@@ -85,3 +85,39 @@ def test_train_refuses_an_answer_length_the_serving_options_refuse(tmp_path, bad
 
     with pytest.raises(InputError, match=words):
         TrainConfig(Task.QA, "base", tmp_path / "d.json", None, max_answer_len=bad)
+
+
+def test_answer_length_command_recomputes_what_training_wrote(
+    en_checkpoint, en_ner_dir, tmp_path, capsys
+):
+    """`qa-demo answer-length` reproduces train's limit from the model's own training record
+    (its windows), and --write stores it where serving reads it."""
+    from test_train import squad_file
+
+    from qa_demo.cli import main
+    from qa_demo.tools.train import TrainConfig, train
+    from qa_demo.types import Task
+
+    data, model = squad_file(tmp_path), tmp_path / "model"
+    cfg = TrainConfig(
+        Task.QA,
+        str(en_checkpoint),
+        data,
+        model,
+        epochs=1,
+        batch_size=4,
+        lr=1e-3,
+        max_seq_len=64,
+        doc_stride=16,
+        answer_windows_only=True,
+        int8=False,
+    )
+    trained = train(cfg, log=lambda m: None)
+    limit = load_model_dir(trained.out).max_answer_len
+    write_meta(model, max_answer_len=limit + 7)
+    assert main(["answer-length", str(model), "--data", str(data), "--write"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{limit} tokens") and "windows of 64, stride 16, answer windows" in out
+    assert load_model_dir(model).max_answer_len == limit
+    assert main(["answer-length", str(en_ner_dir), "--data", str(data)]) == 2
+    assert "answer lengths are for QA" in capsys.readouterr().err
