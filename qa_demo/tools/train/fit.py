@@ -135,20 +135,23 @@ def save_run(cfg: TrainConfig, params: dict, model, hf_tok, opt, sched, p: Progr
     swap_dirs(tmp, out)
 
 
-def optimizer(model, cfg: TrainConfig, total_steps: int):
+def adamw_linear(model, lr: float, weight_decay: float, total_steps: int, warmup_fraction: float):
+    """AdamW over the trainable parameters (no decay on biases and LayerNorm weights), with a
+    linear warm-up over ``warmup_fraction`` of the steps and a linear decay to 0 at the end;
+    `train` and `pretrain` both use it."""
     import torch
 
-    warmup = max(1, int(total_steps * WARMUP_FRACTION))
+    warmup = max(1, int(total_steps * warmup_fraction))
     no_decay = ("bias", "LayerNorm.weight")
-    params = list(model.named_parameters())
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
         {
             "params": [p for n, p in params if not n.endswith(no_decay)],
-            "weight_decay": cfg.weight_decay,
+            "weight_decay": weight_decay,
         },
         {"params": [p for n, p in params if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    opt = torch.optim.AdamW(groups, lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt,
         lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))),
@@ -165,7 +168,9 @@ class Fit:
         self.cfg, self.params, self.log = cfg, params, log
         self.steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
         self.total_steps = max(1, round(self.steps_per_epoch * cfg.epochs))
-        self.opt, self.sched = optimizer(model, cfg, self.total_steps)
+        self.opt, self.sched = adamw_linear(
+            model, cfg.lr, cfg.weight_decay, self.total_steps, WARMUP_FRACTION
+        )
         self.progress = Progress()
 
     def restore(self, state: dict, progress: Progress) -> None:

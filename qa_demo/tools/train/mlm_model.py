@@ -103,24 +103,9 @@ def freeze_body(model: Any) -> None:
 
 def build_optimizer(model: Any, cfg: PretrainConfig) -> tuple[Any, Any]:
     """AdamW over the trainable parameters, linear warm-up and decay to 0 at ``cfg.steps``."""
-    import torch
+    from .fit import adamw_linear
 
-    warmup = max(1, int(cfg.steps * cfg.warmup))
-    no_decay = ("bias", "LayerNorm.weight")
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [
-        {
-            "params": [p for n, p in params if not n.endswith(no_decay)],
-            "weight_decay": cfg.weight_decay,
-        },
-        {"params": [p for n, p in params if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr)
-    total = cfg.steps
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
-    )
-    return opt, sched
+    return adamw_linear(model, cfg.lr, cfg.weight_decay, cfg.steps, cfg.warmup)
 
 
 def starting_model(cfg: PretrainConfig, vocab_size: int, log) -> Any:
