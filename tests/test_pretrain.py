@@ -281,3 +281,33 @@ def test_model_choices_are_checked_once_at_the_edge(corpus, tmp_path):
         config(corpus, tmp_path / "x", freeze_body=True)
     with pytest.raises(InputError, match="not a BERT checkpoint"):
         pretrain(config(corpus, tmp_path / "y", body=str(tmp_path / "none")), log=lambda m: None)
+
+
+def test_ctrl_c_during_pretrain_saves_at_a_step_boundary(corpus, tmp_path, monkeypatch):
+    """Regression (like `train`'s): a Ctrl-C stops after the step it is in, with a checkpoint
+    that resumes to the uninterrupted run's weights."""
+    import os
+    import signal
+
+    from qa_demo.tools.train import pretrain as module
+
+    ref = tmp_path / "ref"
+    pretrain(config(corpus, ref), log=lambda m: None)
+    step, calls = module.mlm_step, []
+
+    def step_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(module, "mlm_step", step_then_ctrl_c)
+    part = tmp_path / "part"
+    stopped = pretrain(config(corpus, part), log=lambda m: None)
+    assert stopped["stopped_by"] == "interrupted" and stopped["step"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setattr(module, "mlm_step", step)
+    assert pretrain(config(corpus, part), resume=True, log=lambda m: None)["done"]
+    a, b = weights(ref), weights(part)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)

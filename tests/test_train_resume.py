@@ -133,3 +133,38 @@ def test_cli_stop_and_resume(en_checkpoint, tmp_path, capsys):
     assert main([*args, "--resume"]) == 0
     assert json.loads(capsys.readouterr().out)["out"] == str(tmp_path / "model")
     assert (tmp_path / "model" / "openvino_model.xml").exists()
+
+
+def test_ctrl_c_during_train_saved_no_checkpoint(en_checkpoint, tmp_path, monkeypatch):
+    """Regression: a Ctrl-C during `train` lost everything since the last periodic save. Now
+    the first one stops the run after the step it is in and saves a checkpoint that resumes
+    exactly (equal to the uninterrupted run); a second one would interrupt at once."""
+    import os
+    import signal
+
+    from qa_demo.tools.train import fit
+
+    # Saved only at each epoch's end (step 4), so only the Ctrl-C can save step 5.
+    whole = replace(qa_config(en_checkpoint, tmp_path, "whole"), save_every=1000)
+    expected = train(whole, **QUIET)
+
+    parts = replace(qa_config(en_checkpoint, tmp_path, "parts"), save_every=1000)
+    calls, collate = [], fit.collate
+
+    def collate_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:  # inside step 5 of 8 (epoch 2), before its optimizer step
+            os.kill(os.getpid(), signal.SIGINT)
+        return collate(*args, **kwargs)
+
+    monkeypatch.setattr(fit, "collate", collate_then_ctrl_c)
+    messages = []
+    stopped = train(parts, log=messages.append)
+    assert not stopped.finished and any("Interrupted" in m for m in messages)
+    assert json.loads((parts.checkpoint / "train_run.json").read_text())["progress"]["step"] == 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
+    monkeypatch.setattr(fit, "collate", collate)
+    last = train(parts, resume=True, **QUIET)
+    assert last.finished and [h.loss for h in last.history] == [h.loss for h in expected.history]
+    a, b = weights(whole.checkpoint), weights(parts.checkpoint)
+    assert all((a[k] == b[k]).all() for k in a)

@@ -1,6 +1,8 @@
-"""Checkpoints of `qa-demo pretrain`, swapped in whole so no reader sees a half-written one.
+"""Checkpoints of `qa-demo pretrain` (and what `train --checkpoint` shares with it: the swap,
+the RNG states, a Ctrl-C that stops at a step boundary), swapped in whole so no reader sees a
+half-written one.
 
-A checkpoint directory is a transformers checkpoint (config.json, model.safetensors, the
+A pretraining checkpoint directory is a transformers checkpoint (config.json, model.safetensors, the
 BertJapaneseTokenizer files) that `train --base` reads, plus what `--resume` needs: optimizer,
 scheduler, RNG states and step (``training_state.pt``), the packed corpus and a JSON record.
 """
@@ -12,6 +14,10 @@ import json
 import os
 import random
 import shutil
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -43,6 +49,52 @@ def swap_dirs(new: Path, out: Path) -> None:
     os.rename(out, old)
     os.rename(new, out)
     shutil.rmtree(old)
+
+
+def rng_states() -> dict:
+    """The global torch, numpy and python RNG states: dropout and masking draw from them, so a
+    resumed run needs them to repeat an uninterrupted one."""
+    import torch
+
+    return {
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": np.random.get_state(),
+        "python_rng": random.getstate(),
+    }
+
+
+def restore_rng(state: dict) -> None:
+    import torch
+
+    torch.set_rng_state(state["torch_rng"])
+    if "numpy_rng" in state:  # fine-tuning checkpoints saved before 2026-11-25 hold none
+        np.random.set_state(state["numpy_rng"])
+    random.setstate(state["python_rng"])
+
+
+@contextmanager
+def deferred_interrupt(log: Callable[[str], None]) -> Iterator[Callable[[], bool]]:
+    """Yield ``interrupted()``: inside the block a first Ctrl-C only sets it, so the loop can
+    stop after the step it is in and save a consistent checkpoint (a KeyboardInterrupt in the
+    middle of ``opt.step()`` would leave half-updated weights); a second Ctrl-C interrupts at
+    once. Outside the main thread signals cannot be caught, and Ctrl-C behaves as usual."""
+    hit = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield hit.is_set
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame) -> None:
+        if hit.is_set():
+            raise KeyboardInterrupt
+        hit.set()
+        log("Interrupted: saving a checkpoint after this step (Ctrl-C again to quit without it)")
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield hit.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def save_checkpoint(
@@ -80,9 +132,7 @@ def save_checkpoint(
             "step": step,
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "numpy_rng": np.random.get_state(),
-            "python_rng": random.getstate(),
+            **rng_states(),
         },
         tmp / STATE_FILE,
     )

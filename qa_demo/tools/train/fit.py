@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import shutil
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 from ...errors import InputError
 from ...types import Task
 from ..export import uses_token_types
-from .checkpoint import STATE_FILE, swap_dirs
+from .checkpoint import STATE_FILE, deferred_interrupt, restore_rng, rng_states, swap_dirs
 from .config import WARMUP_FRACTION, EpochLog, Feature, TrainConfig
 from .data import collate
 
@@ -126,8 +127,7 @@ def save_run(cfg: TrainConfig, params: dict, model, hf_tok, opt, sched, p: Progr
     state = {
         "optimizer": opt.state_dict(),
         "scheduler": sched.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "python_rng": random.getstate(),
+        **rng_states(),
     }
     torch.save(state, tmp / STATE_FILE)
     record = {"params": params, "progress": asdict(p)}
@@ -172,14 +172,12 @@ class Fit:
             model, cfg.lr, cfg.weight_decay, self.total_steps, WARMUP_FRACTION
         )
         self.progress = Progress()
+        self.interrupted: Callable[[], bool] = lambda: False  # set by run()
 
     def restore(self, state: dict, progress: Progress) -> None:
-        import torch
-
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        random.setstate(state["python_rng"])
+        restore_rng(state)
         self.progress = progress
         self.log(f"Resuming {self.cfg.checkpoint} at step {progress.step}/{self.total_steps}")
 
@@ -199,12 +197,15 @@ class Fit:
             f" batch {cfg.batch_size}, lr {cfg.lr:g}"
         )
         t_start = time.perf_counter()
-        for epoch in range(p.epoch, math.ceil(cfg.epochs) + 1):
-            p.epoch, p.epoch_rng = epoch, rng.bit_generator.state
-            batches = length_batches(self.feats, cfg.batch_size, rng)
-            if not self._epoch(batches, t_start):
-                return p
-            self._end_epoch(evaluate, last=epoch == math.ceil(cfg.epochs))
+        # Without a checkpoint there is nothing to save, so Ctrl-C stops at once as usual.
+        guard = deferred_interrupt(self.log) if cfg.checkpoint else nullcontext(lambda: False)
+        with guard as self.interrupted:
+            for epoch in range(p.epoch, math.ceil(cfg.epochs) + 1):
+                p.epoch, p.epoch_rng = epoch, rng.bit_generator.state
+                batches = length_batches(self.feats, cfg.batch_size, rng)
+                if not self._epoch(batches, t_start):
+                    return p
+                self._end_epoch(evaluate, last=epoch == math.ceil(cfg.epochs))
         p.finished = True
         self.save()
         self.model.eval()
@@ -239,7 +240,8 @@ class Fit:
             out_of_time = (
                 cfg.max_minutes is not None and time.perf_counter() - t_start > cfg.max_minutes * 60
             )
-            if (cfg.stop_at is not None and p.step >= cfg.stop_at) or out_of_time:
+            stop_asked = cfg.stop_at is not None and p.step >= cfg.stop_at
+            if stop_asked or out_of_time or self.interrupted():
                 self.save()
                 self.log(f"Stopped at step {p.step}/{self.total_steps}; continue with --resume")
                 return False

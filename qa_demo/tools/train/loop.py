@@ -65,8 +65,9 @@ def train(
     set_seed(cfg.seed)
     train_ex, eval_ex, eval_path = _examples(cfg)
     labels = ner_labels(train_ex, cfg.tag_scheme) if cfg.task is Task.NER else None
+    sources = (cfg.data, *cfg.extra_data)
     log(
-        f"{len(train_ex)} training examples from {cfg.data}"
+        f"{len(train_ex)} training examples from {', '.join(map(str, sources))}"
         + (f", {len(eval_ex)} eval examples from {eval_path}" if eval_ex else "")
     )
     with tempfile.TemporaryDirectory(prefix="qa-demo-train-") as tmp:

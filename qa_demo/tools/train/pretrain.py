@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 
 from ...errors import InputError, require
-from .checkpoint import CORPUS_FILE, META_FILE, STATE_FILE, save_checkpoint
+from .checkpoint import (
+    CORPUS_FILE,
+    META_FILE,
+    STATE_FILE,
+    deferred_interrupt,
+    restore_rng,
+    save_checkpoint,
+)
 from .mlm_data import (
     Corpus,
     batch_indices,
@@ -157,9 +164,7 @@ def restore(cfg: PretrainConfig, log) -> Run:
     state = torch.load(cfg.out / STATE_FILE, weights_only=False)
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    np.random.set_state(state["numpy_rng"])
-    random.setstate(state["python_rng"])
+    restore_rng(state)
     vocab = read_vocab(cfg.out)
     with np.load(cfg.out / CORPUS_FILE) as z:
         corpus = Corpus(z["ids"], z["words"], int(z["texts"]))
@@ -221,7 +226,13 @@ def mlm_step(model, corpus: Corpus, cfg: PretrainConfig, step: int, special: tup
     return loss, acc
 
 
-def train_steps(run: Run, stop: int, t_start: float, log: Callable[[str], None]) -> str:
+def train_steps(
+    run: Run,
+    stop: int,
+    t_start: float,
+    log: Callable[[str], None],
+    interrupted: Callable[[], bool] = lambda: False,
+) -> str:
     """Optimizer steps up to ``stop`` with progress and checkpoints; why it stopped."""
     import torch
 
@@ -252,6 +263,8 @@ def train_steps(run: Run, stop: int, t_start: float, log: Callable[[str], None])
             log(progress_line(run, seconds / (run.step - first)))
         if cfg.max_minutes is not None and time.perf_counter() - t_start > cfg.max_minutes * 60:
             return "time budget" if run.step < stop else "done"
+        if interrupted() and run.step < stop:
+            return "interrupted"
         if run.step % cfg.save_every == 0 and run.step < stop:
             run.save()
     return "done"
@@ -287,7 +300,8 @@ def pretrain(
         f"steps {run.step}->{stop} of {cfg.steps}, batch {cfg.batch_size}x{cfg.max_seq_len}, "
         f"lr {cfg.lr:g}"
     )
-    reason = train_steps(run, stop, t_start, log)
+    with deferred_interrupt(log) as interrupted:
+        reason = train_steps(run, stop, t_start, log, interrupted)
     if not run.done and reason == "done":
         reason = "stop-at"
     run.save()
