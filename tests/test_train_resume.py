@@ -168,3 +168,45 @@ def test_ctrl_c_during_train_saved_no_checkpoint(en_checkpoint, tmp_path, monkey
     assert last.finished and [h.loss for h in last.history] == [h.loss for h in expected.history]
     a, b = weights(whole.checkpoint), weights(parts.checkpoint)
     assert all((a[k] == b[k]).all() for k in a)
+
+
+# Two compiled models released in the other order than they were made: OpenVINO 2026.4 then
+# leaves the main thread's alternate signal stack pointing at memory it has freed.
+OUT_OF_ORDER_THEN_CTRL_C = """
+import gc, os, signal
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+from qa_demo.tools.train.checkpoint import deferred_interrupt
+
+def compiled():
+    x = ops.parameter([1, 64], np.float32, name="x")
+    core = ov.Core()
+    w = ops.constant(np.ones((64, 64), np.float32))
+    model = ov.Model([ops.matmul(x, w, False, False)], [x])
+    return core, core.compile_model(model, "CPU")
+
+first, second = compiled(), compiled()
+del first; gc.collect()
+del second; gc.collect()
+junk = [bytearray(100_000) for _ in range(2_000)]  # reuse the freed memory
+del junk
+with deferred_interrupt(lambda message: None) as interrupted:
+    os.kill(os.getpid(), signal.SIGINT)
+    print("handled" if interrupted() else "missed")
+"""
+
+
+def test_ctrl_c_after_openvino_released_models_out_of_order_crashed_the_run(tmp_path):
+    """Regression: in the full test suite, the Ctrl-C test of `train` died of SIGSEGV inside
+    kill(): the handler ran on an alternate signal stack that OpenVINO had freed. Inside
+    `deferred_interrupt` SIGINT is handled on the thread's own stack. Run in a child process,
+    since the failure is a crash. (Seen on an AVX-512 CPU with OpenVINO 2026.4.1, where a
+    plain Python handler crashes in the same script.)"""
+    import subprocess
+    import sys
+
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(OUT_OF_ORDER_THEN_CTRL_C, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=99)
+    assert done.returncode == 0 and done.stdout.strip() == "handled", done.stderr

@@ -15,6 +15,7 @@ import os
 import random
 import shutil
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -91,10 +92,47 @@ def deferred_interrupt(log: Callable[[str], None]) -> Iterator[Callable[[], bool
         log("Interrupted: saving a checkpoint after this step (Ctrl-C again to quit without it)")
 
     signal.signal(signal.SIGINT, on_sigint)
+    handle_sigint_off_the_alternate_stack()
     try:
         yield hit.is_set
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+#: struct sigaction's flag that runs a handler on the thread's alternate signal stack (Linux).
+SA_ONSTACK = 0x08000000
+
+
+class _Sigaction(ctypes.Structure):
+    """glibc's struct sigaction on 64-bit Linux (handler, 1024-bit mask, flags, restorer)."""
+
+    _fields_ = (
+        ("handler", ctypes.c_void_p),
+        ("mask", ctypes.c_ulong * 16),
+        ("flags", ctypes.c_int),
+        ("restorer", ctypes.c_void_p),
+    )
+
+
+def handle_sigint_off_the_alternate_stack() -> bool:
+    """Re-install the current SIGINT handler without SA_ONSTACK; True where that was done.
+
+    Why: Python installs its handlers with SA_ONSTACK, and OpenVINO's CPU plugin (2026.4) sets
+    an alternate signal stack on the thread that compiles a model and, when two compiled
+    models are released out of order, puts back one it has already freed. The next Ctrl-C is
+    then handled on freed memory and the process dies of SIGSEGV instead of saving its
+    checkpoint. On the thread's own stack the handler cannot meet that stack. The signal
+    module has no way to set sigaction flags, hence ctypes; elsewhere than 64-bit Linux this
+    does nothing.
+    """
+    if not (sys.platform == "linux" and ctypes.sizeof(ctypes.c_void_p) == 8):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    action = _Sigaction()
+    if libc.sigaction(signal.SIGINT, None, ctypes.byref(action)) != 0:
+        return False
+    action.flags &= ~SA_ONSTACK
+    return libc.sigaction(signal.SIGINT, ctypes.byref(action), None) == 0
 
 
 def save_checkpoint(
