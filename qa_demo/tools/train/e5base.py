@@ -129,7 +129,7 @@ def read_e5_file(path: Path) -> E5File:
 
 
 def bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
-    """BertForQuestionAnswering's encoder weights (the QA head stays freshly initialised).
+    """The encoder weights under BertFor*'s names (``bert.`` + BertModel's).
 
     E5 has one token type; BERT windows use two, so the row is copied."""
     s = {k: int(v) for k, v in e5.shape.items() if k != "eps"}
@@ -228,11 +228,16 @@ def import_e5(
         layer_norm_eps=float(s["eps"]),
         pad_token_id=[piece for piece, _ in tok["model"]["vocab"]].index("[PAD]"),
     )
-    model = transformers.BertForQuestionAnswering(config)
+    # The encoder alone: `train` adds the task head, initialised under its own --seed.
+    model = transformers.BertModel(config, add_pooling_layer=False)
     missing, unexpected = model.load_state_dict(
-        {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=False
+        {
+            k.removeprefix("bert."): torch.from_numpy(np.ascontiguousarray(v))
+            for k, v in state.items()
+        },
+        strict=False,
     )
-    if unexpected or set(missing) != {"qa_outputs.weight", "qa_outputs.bias"}:
+    if unexpected or missing:
         raise ModelLoadError(f"{weights}: weights do not fit BERT (missing {missing}).")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
