@@ -231,3 +231,12 @@ def segment(
 
 def iter_surfaces(morphemes: list[Morpheme]) -> Iterator[str]:
     return (m.surface for m in morphemes)
+
+
+def morpheme_segmenter(dictionary: str | None, language: Language):
+    """What the token table shows as morphemes: MeCab for Japanese, with the tokenizer's own
+    dictionary or, for a tokenizer that uses none (SentencePiece), unidic-lite; English words
+    otherwise."""
+    if dictionary:
+        return mecab(dictionary).segment
+    return mecab().segment if language is Language.JA else english_words

@@ -72,3 +72,18 @@ def test_mecab_runs_once_for_the_token_table_and_both_tokenizers(ja_qa_dir, monk
         seg.spans(f"東京{i}（一回目）")
     seg.spans(counting.call_args_list[0].args[0])
     assert counting.call_count == RECENT_TEXTS + 2
+
+
+def test_token_table_of_a_japanese_model_without_mecab_still_shows_morphemes():
+    """A SentencePiece tokenizer (the e5 ja-qa) has no MeCab dictionary; its token table used
+    to show Japanese as one whitespace 'word'."""
+    from qa_demo.segment import morpheme_segmenter
+    from qa_demo.types import Language
+
+    text = "東京駅は1914年に開業した。"
+    ja = [m.surface for m in morpheme_segmenter(None, Language.JA)(text)]
+    assert len(ja) > 5 and "".join(ja) == text
+    assert [m.surface for m in morpheme_segmenter(None, Language.EN)("Tokyo station")] == [
+        "Tokyo",
+        "station",
+    ]

@@ -18,6 +18,7 @@ from ..model_dir import ModelDir
 from ..options import Dictionary, Precision
 from ..precision import unsupported_message
 from ..qa import QAOptions
+from ..segment import morpheme_segmenter
 from ..types import Language, NERResult, QAResult, Task
 from . import render
 from .messages import UserMessage, check_input, message, ui_language
@@ -243,7 +244,7 @@ class DemoService:
         )
         tagged = self._tag(context, settings, sel.model.language, lang)
         question_rows, context_rows = self._token_rows(
-            qa.tokenizer, question, context, result, tagged.result
+            qa.tokenizer, sel.model.language, question, context, result, tagged.result
         )
         return AnswerRun(
             question=question,
@@ -259,19 +260,18 @@ class DemoService:
             question_tokens=question_rows,
         )
 
-    @staticmethod
-    def _morphemes(tokenizer):
-        """The segmenter for the token table's morpheme and POS columns."""
-        from ..segment import english_words, mecab
-
-        return mecab(tokenizer.dictionary).segment if tokenizer.dictionary else english_words
-
     def _token_rows(
-        self, tok, question: str, context: str, result: QAResult, ner: NERResult | None
+        self,
+        tok,
+        lang: Language,
+        question: str,
+        context: str,
+        result: QAResult,
+        ner: NERResult | None,
     ) -> tuple[tuple, tuple]:
         """Question and context rows from the encodings the QA pipeline made (no second
         tokenization), joined with morphemes and with the NER tags by offsets."""
-        segment = self._morphemes(tok)
+        segment = morpheme_segmenter(tok.dictionary, lang)
         tags = ner.tokens if ner else ()
         q_rows = render.token_rows(
             question, result.question_encoding, segment(question), tok.unk_id, which="question"
@@ -331,11 +331,11 @@ class DemoService:
             if key not in self._tokenizers:
                 self._tokenizers[key] = load_tokenizer(*key)
             tok = self._tokenizers[key]
-        morphemes = self._morphemes(tok)(text)
+        morphemes = morpheme_segmenter(tok.dictionary, model.language)(text)
         rows = render.token_rows(text, tok.encode(text), morphemes, tok.unk_id)
         return {
             "model": model.name,
-            "language": tok.language.value,
+            "language": model.language.value,
             "dictionary": tok.dictionary,
             "morphemes": [
                 {"surface": m.surface, "pos": m.pos, "start": m.start, "end": m.end}
