@@ -78,7 +78,6 @@ def test_token_table_of_a_japanese_model_without_mecab_still_shows_morphemes():
     """A SentencePiece tokenizer (the e5 ja-qa) has no MeCab dictionary; its token table used
     to show Japanese as one whitespace 'word'."""
     from qa_demo.segment import morpheme_segmenter
-    from qa_demo.types import Language
 
     text = "東京駅は1914年に開業した。"
     ja = [m.surface for m in morpheme_segmenter(None, Language.JA)(text)]
