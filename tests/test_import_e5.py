@@ -196,3 +196,6 @@ def test_import_e5_refuses_a_file_that_is_not_e5s1(tmp_path):
     bad.write_bytes(b"GGUF" + bytes(64))
     with pytest.raises(ModelLoadError, match="expected an E5S1 file"):
         read_e5_file(bad)
+    bad.write_bytes(b"E5S1" + bytes(40))  # a header and nothing after it
+    with pytest.raises(ModelLoadError, match="truncated or damaged"):
+        read_e5_file(bad)

@@ -59,12 +59,18 @@ class E5File:
     shape: dict[str, float]
     offsets: dict[str, int]
 
+    def start(self, name: str, nbytes: int) -> int:
+        start = self.offsets.get(name)
+        if start is None or start + nbytes > len(self.data):
+            raise ModelLoadError(f"The E5S1 file has no complete tensor {name!r} ({nbytes} bytes).")
+        return start
+
     def vector(self, name: str, size: int) -> np.ndarray:
-        return np.frombuffer(self.data, np.float32, size, self.offsets[name]).copy()
+        return np.frombuffer(self.data, np.float32, size, self.start(name, 4 * size)).copy()
 
     def matrix(self, name: str, rows: int, cols: int) -> np.ndarray:
         nbytes = rows * cols // Q4_BLOCK * Q4_BLOCK_BYTES
-        start = self.offsets[name]
+        start = self.start(name, nbytes)
         return dequantize_q4_0(self.data[start : start + nbytes], rows, cols)
 
 
@@ -104,6 +110,13 @@ def read_e5_file(path: Path) -> E5File:
     data = path.read_bytes()
     if data[:4] != MAGIC:
         raise ModelLoadError(f"{path}: expected an E5S1 file (magic {MAGIC!r}), got {data[:4]!r}.")
+    try:
+        return _index(data)
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{path}: a truncated or damaged E5S1 file ({exc}).") from exc
+
+
+def _index(data: bytes) -> E5File:
     pos = 8  # magic, version
     names = ("H", "NL", "NH", "FF", "VOC", "MAXP", "TVS")
     shape: dict[str, float] = dict(zip(names, struct.unpack_from("<7i", data, pos), strict=True))
@@ -131,7 +144,7 @@ def read_e5_file(path: Path) -> E5File:
 def bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
     """The encoder weights under BertFor*'s names (``bert.`` + BertModel's).
 
-    E5 has one token type; BERT windows use two, so the row is copied."""
+    BERT windows use two token types; a file with one has its row copied."""
     s = {k: int(v) for k, v in e5.shape.items() if k != "eps"}
     h = s["H"]
     emb = "bert.embeddings."
