@@ -198,7 +198,8 @@ class QuestionAnswerer(Pipeline):
         """The top answers over all windows, sliced from ``context``, and the null score."""
         # As transformers' pipeline: with word alignment several token spans can widen to the
         # same words, so look deeper than top_k and pool the probability of equal answers.
-        depth = opts.top_k * 2 + ALIGN_EXTRA_CANDIDATES if opts.align_to_words else opts.top_k
+        aligned = opts.align_to_words and self.tokenizer.words_are_units
+        depth = opts.top_k * 2 + ALIGN_EXTRA_CANDIDATES if aligned else opts.top_k
         candidates: dict[str, Answer] = {}
         null_score = 1.0
         for window, s_log, e_log in zip(prepared.windows, start_logits, end_logits, strict=True):
@@ -211,7 +212,7 @@ class QuestionAnswerer(Pipeline):
             for s, e, score in zip(spans.starts, spans.ends, spans.scores, strict=True):
                 if special[s : e + 1].any():
                     continue
-                start, end = self._chars(window, int(s), int(e), opts.align_to_words)
+                start, end = self._chars(window, int(s), int(e), aligned)
                 key = context[start:end].lower()
                 prev = candidates.get(key)
                 if prev is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
-from tokenizers.models import WordPiece
+from tokenizers.models import Unigram, WordPiece
 
 from .errors import ModelLoadError
 from .options import Dictionary
@@ -84,6 +84,9 @@ class TextTokenizer:
                 raise ModelLoadError(f"The vocabulary has no {name} token; expected a BERT vocab.")
             return tid
 
+        # A SentencePiece (Unigram) tokenizer's words are whitespace runs: a whole Japanese
+        # sentence is one word, so widening an answer to words would return the sentence.
+        self.words_are_units = not isinstance(self.tokenizer.model, Unigram)
         self.cls_id = special("[CLS]")
         self.sep_id = special("[SEP]")
         self.pad_id = special("[PAD]")
