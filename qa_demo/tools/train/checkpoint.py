@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,12 @@ CORPUS_FILE = "corpus.npz"
 META_FILE = "pretrain.json"
 
 
+@cache
+def libc() -> ctypes.CDLL:
+    """The C library, for the calls the standard library does not wrap (renameat2, sigaction)."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def swap_dirs(new: Path, out: Path) -> None:
     """Put ``new`` at ``out`` so a reader sees the old or the new directory, never a mix.
 
@@ -40,8 +47,7 @@ def swap_dirs(new: Path, out: Path) -> None:
     if not out.exists():
         os.rename(new, out)
         return
-    libc = ctypes.CDLL(None, use_errno=True)
-    swap = getattr(libc, "renameat2", None)
+    swap = getattr(libc(), "renameat2", None)
     at_cwd, exchange = -100, 2
     if swap is not None and swap(at_cwd, os.fsencode(new), at_cwd, os.fsencode(out), exchange) == 0:
         shutil.rmtree(new)  # now holds the previous checkpoint
@@ -127,12 +133,11 @@ def handle_sigint_off_the_alternate_stack() -> bool:
     """
     if not (sys.platform == "linux" and ctypes.sizeof(ctypes.c_void_p) == 8):
         return False
-    libc = ctypes.CDLL(None, use_errno=True)
     action = _Sigaction()
-    if libc.sigaction(signal.SIGINT, None, ctypes.byref(action)) != 0:
+    if libc().sigaction(signal.SIGINT, None, ctypes.byref(action)) != 0:
         return False
     action.flags &= ~SA_ONSTACK
-    return libc.sigaction(signal.SIGINT, ctypes.byref(action), None) == 0
+    return libc().sigaction(signal.SIGINT, ctypes.byref(action), None) == 0
 
 
 def save_checkpoint(

