@@ -61,11 +61,16 @@ def best_spans(
     # Keep end >= start and end - start < max_answer_len: a band above the diagonal.
     band = np.triu(np.tril(outer, max_answer_len - 1))
     flat = band.ravel()
-    n = int(min(top_k, np.count_nonzero(flat)))
+    # Only finite, positive scores are candidates: a NaN sorts last in argpartition, so with
+    # NaN logits the zeros outside the band were picked, and an answer ended before it began.
+    candidates = np.flatnonzero(np.isfinite(flat) & (flat > 0))
+    n = int(min(top_k, candidates.size))
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Spans(empty, empty, np.zeros(0), null_score)
-    idx = np.argpartition(-flat, n - 1)[:n] if n < flat.size else np.arange(flat.size)
+    idx = candidates
+    if n < idx.size:
+        idx = idx[np.argpartition(-flat[idx], n - 1)[:n]]
     idx = idx[np.argsort(-flat[idx], kind="stable")][:n]
     starts, ends = np.unravel_index(idx, band.shape)
     return Spans(starts.astype(np.int64), ends.astype(np.int64), flat[idx], null_score)

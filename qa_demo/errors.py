@@ -19,6 +19,10 @@ class DeviceError(QADemoError):
     """The requested OpenVINO device does not exist or cannot run the model."""
 
 
+class NonFiniteOutputError(DeviceError):
+    """A model returned NaN or infinite logits: a runtime fault on that device and precision."""
+
+
 class DataError(QADemoError):
     """An evaluation or training data file is malformed."""
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import InputError, ModelLoadError
+from .errors import InputError, ModelLoadError, NonFiniteOutputError
 from .model_dir import ModelDir, load_model_dir
 from .options import Hint, Int8Route, Precision
 from .precision import Choice
@@ -191,11 +191,29 @@ class Pipeline:
         out: list[dict[str, np.ndarray]] = [{} for _ in windows]
         for idx, width in calls:
             group = [windows[i] for i in idx]
-            outputs = self.runner(width).infer(batch(group, self.tokenizer.pad_id, width))
+            runner = self.runner(width)
+            outputs = self.checked(runner, runner.infer(batch(group, self.tokenizer.pad_id, width)))
             for row, i in enumerate(idx):
                 n = len(windows[i])
                 out[i] = {name: value[row, :n] for name, value in outputs.items()}
         return out
+
+    def checked(self, runner: Runner, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``outputs`` of one runner call, refused if any value is NaN or infinite.
+
+        Checked right after inference so that such logits never reach decoding: a span search
+        fed NaN once returned an answer that ended before it started (issue 20, AMX).
+        """
+        bad = [name for name, value in outputs.items() if not np.isfinite(value).all()]
+        if bad:
+            raise NonFiniteOutputError(
+                f"{self.model.name} returned non-finite values (NaN or infinity) in "
+                f"{', '.join(bad)} on {self.device} at {self.choice.label} (executed: "
+                f"{runner.executed_precision}). This is a fault of the runtime at that "
+                "precision on this device, not of the text; run it at FP32 "
+                "(--precision FP32, or FP32 in the app)."
+            )
+        return outputs
 
     def encode_timed(self, text: str) -> tuple[Encoded, float]:
         """Encode ``text``; returns (encoding, MeCab ms)."""

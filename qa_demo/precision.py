@@ -7,6 +7,11 @@ The fastest route depends on the CPU (measured, README Performance and DESIGN.md
 * AVX2 only: static INT8 ran 0.64x FP32 (oneDNN falls back to jit_gemm_i8), weight-only INT8
   1.04x, BF16 runs as FP32: FP32 is the route.
 * GPU: FP16 is native.
+* FP16 on a CPU that lists it (Sapphire Rapids and later report FP16): left out of AUTO. An f16
+  hint on a CPU without fp16 matmul kernels runs bf16 (AVX512_BF16, OpenVINO 2026.4.1: matmul
+  primitives "undef_bf16"); on AMX the plugin reports f16, yet the scores matched FP32 to four
+  digits (issue 20), and its kernels, speed and agreement are unmeasured. Explicit FP16 stays
+  available, and ``kernels.executed_precision`` reports what its matmuls ran.
 
 ``AUTO`` takes the first route in that order that the device supports and whose agreement with
 FP32 (top answers for QA, entities for NER) was measured at >= AGREEMENT_THRESHOLD for the model
@@ -193,9 +198,11 @@ def _auto(
 
 
 def runs_as_chosen(chosen: Precision, executed: str) -> bool:
-    """False where BF16 was chosen but the compiled model runs f32 (a device without bf16):
-    measuring or scoring it would measure FP32 under BF16's name."""
-    return chosen is not Precision.BF16 or executed == "bf16"
+    """False where BF16 or FP16 was chosen but the compiled model runs another type (f32 on a
+    device without bf16; bf16 for an f16 hint): measuring or scoring it would measure another
+    precision under this one's name."""
+    hint = INFERENCE_HINTS.get(chosen)
+    return chosen not in (Precision.BF16, Precision.FP16) or executed == hint
 
 
 def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str]:

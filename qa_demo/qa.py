@@ -141,7 +141,8 @@ class QuestionAnswerer(Pipeline):
         windows = prepared.windows
         if len(windows) > 1 and self._parallel():
             runner = self.runner(None, Hint.THROUGHPUT)
-            per_window = runner.infer_each([batch([w], self.tokenizer.pad_id) for w in windows])
+            feeds = [batch([w], self.tokenizer.pad_id) for w in windows]
+            per_window = [self.checked(runner, o) for o in runner.infer_each(feeds)]
             start_name, end_name = self._logit_names(runner)
             return ([o[start_name][0] for o in per_window], [o[end_name][0] for o in per_window])
         outputs = self.infer_windows(windows)

@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .errors import DeviceError, ModelLoadError
+from .kernels import executed_precision
 from .model_dir import ModelDir
 from .options import Hint, Precision
 from .precision import INFERENCE_HINTS, Choice, DeviceCaps, choose, cpu_flags, int8_dot_product
@@ -28,9 +29,8 @@ from .windows import check_feeds
 #: Devices that are virtual plugins over the real ones; valid even when not listed.
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
 HINTS = tuple(Hint.choices())
-#: Layers whose runtime precision tells which kernels ran (int8 or floating point).
-MATMUL_LAYERS = ("FullyConnected", "MatMul", "Convolution")
-INT8_TYPES = ("u8", "i8")
+#: The cache subdirectory of compiles that leave the inference precision to the device.
+DEFAULT_CACHE_NAMESPACE = "device-default"
 
 
 @runtime_checkable
@@ -72,6 +72,18 @@ class Backend(Protocol):
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "qa_demo" / "ov_cache"
+
+
+def cache_namespace(props: dict) -> str:
+    """The subdirectory of the compile cache that a compile with ``props`` uses.
+
+    Two inference precisions never share compiled blobs. On AMX CPUs (OpenVINO 2026.4.1) one
+    CACHE_DIR holding an f32 compile of an IR made a later bf16 compile of the same IR return
+    all-NaN logits or crash (issue 20), though the cache key should tell them apart; a
+    directory per precision was correct there, and costs nothing elsewhere.
+    """
+    hint = props.get("INFERENCE_PRECISION_HINT")
+    return str(hint) if hint else DEFAULT_CACHE_NAMESPACE
 
 
 @dataclass
@@ -264,7 +276,8 @@ class Engine:
         self, xml: Path, device: str, hint: str, config: dict, shape: tuple[int, int] | None = None
     ) -> CompiledModel:
         model = self._read(xml, shape)
-        props = {"PERFORMANCE_HINT": hint, **self._cache_config(), **self.config, **config}
+        props = {"PERFORMANCE_HINT": hint, **self.config, **config}
+        props.update(self._cache_config(cache_namespace(props)))
         t0 = time.perf_counter()
         try:
             compiled = self.core.compile_model(model, device, props)
@@ -314,11 +327,13 @@ class Engine:
             raise ModelLoadError(f"Cannot read {xml} (truncated or corrupt?): {first}") from exc
         return model
 
-    def _cache_config(self) -> dict[str, str]:
-        """CACHE_DIR where it can be written; else none, said once in ``notes``."""
+    def _cache_config(self, namespace: str) -> dict[str, str]:
+        """CACHE_DIR (``namespace`` under the cache directory) where it can be written; else
+        none, said once in ``notes``."""
+        where = self.cache_dir / namespace
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            probe = self.cache_dir / f".write-test-{os.getpid()}"
+            where.mkdir(parents=True, exist_ok=True)
+            probe = where / f".write-test-{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
@@ -329,7 +344,7 @@ class Engine:
             if note not in self.notes:
                 self.notes.append(note)
             return {}
-        return {"CACHE_DIR": str(self.cache_dir)}
+        return {"CACHE_DIR": str(where)}
 
     def compiled_models(self) -> list[CompiledModel]:
         return list(self._compiled.values())
@@ -344,52 +359,3 @@ def precision_config(choice: Choice) -> dict[str, str]:
     """
     fp = INFERENCE_HINTS.get(choice.precision, "f32")
     return {"INFERENCE_PRECISION_HINT": fp}
-
-
-def executed_precision(compiled, asked: str | None = None) -> str:
-    """What the compiled model runs, read back from it: "f32", "bf16", or int8 matmuls + rest.
-
-    Virtual devices (AUTO) do not report it; then it is the hint asked for, marked as such.
-    """
-    try:
-        fp = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-    except (RuntimeError, AttributeError):
-        fp = f"{asked} (as asked; the device does not report it)" if asked else "unreported"
-    kernels = matmul_kernels(compiled)
-    int8 = {prim for (prim, prec) in kernels if prec in INT8_TYPES}
-    if not int8:
-        return fp
-    if all("i8" not in prim.lower() for prim in int8) and not _dynamic_int8(compiled):
-        # Weight-only INT8 without int8 dot products: u8 weights unpacked to f32 for f32 math.
-        return f"int8 weights decompressed, {fp} matmuls"
-    # Primitive names carry the ISA where the plugin reports one (e.g. brgemm_avx512_amx).
-    isa = sorted({p for (p, prec) in kernels if prec in INT8_TYPES and not p.startswith("undef")})
-    where = f" ({', '.join(isa)})" if isa else ""
-    return f"int8 matmuls{where}, {fp} rest"
-
-
-def _dynamic_int8(compiled) -> bool:
-    """Whether the CPU plugin quantizes activations at run time (weight-only IRs then compute
-    in int8): it does with DYNAMIC_QUANTIZATION_GROUP_SIZE > 0 on CPUs with int8 dot products."""
-    try:
-        group = int(compiled.get_property("DYNAMIC_QUANTIZATION_GROUP_SIZE"))
-    except (RuntimeError, TypeError, ValueError):
-        group = 0
-    return group > 0 and int8_dot_product(cpu_flags())
-
-
-def matmul_kernels(compiled) -> dict[tuple[str, str], int]:
-    """(primitive, runtime precision) -> count, over the matmul layers of the runtime model."""
-    counts: dict[tuple[str, str], int] = {}
-    try:
-        ops = compiled.get_runtime_model().get_ordered_ops()
-    except RuntimeError:
-        return counts
-    for op in ops:
-        info = op.get_rt_info()
-        layer = info["layerType"].astype(str) if "layerType" in info else ""
-        if layer in MATMUL_LAYERS:
-            prim = info["primitiveType"].astype(str) if "primitiveType" in info else "?"
-            prec = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "?"
-            counts[(prim, prec)] = counts.get((prim, prec), 0) + 1
-    return counts

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_demo.app import handlers
+from qa_demo.app import handlers, view
 from qa_demo.app.downloads import MAX_RUN_FILES, RunFiles
 from qa_demo.app.handlers import make_request
 from qa_demo.app.registry import ModelRegistry
@@ -110,7 +110,7 @@ def test_auto_on_an_int8_only_model_is_no_fallback(int8_service):
     assert run.notes == ()
     ner = next(s for s in run.stages if s.pipeline == "NER")
     assert ner.precision.requested == "AUTO" and ner.precision.chosen.startswith("INT8")
-    assert "ships only INT8" in run.summary() and "AUTO → INT8" in run.summary()
+    assert "ships only INT8" in view.summary(run) and "AUTO → INT8" in view.summary(run)
 
 
 def test_missing_accelerator_falls_back_to_cpu_with_a_note(int8_service):
@@ -119,4 +119,4 @@ def test_missing_accelerator_falls_back_to_cpu_with_a_note(int8_service):
     run = int8_service.answer(QUESTION, EN_CONTEXT, Settings(device="GPU"))
     assert run.notes == ("GPU is not available on this machine; running on CPU.",)
     assert all(s.device.startswith("CPU") for s in run.stages)
-    assert run.summary().count("GPU is not available") == 1  # said once, not per pipeline
+    assert view.summary(run).count("GPU is not available") == 1  # said once, not per pipeline

@@ -14,6 +14,7 @@ CORE = (
     "errors",
     "inputs",
     "model_dir",
+    "kernels",
     "ner",
     "options",
     "ort",

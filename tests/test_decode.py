@@ -144,3 +144,56 @@ def test_overlapping_kabushiki_kaisha_entity(ja_ner_dir):
         # Per token (none) the whole ㈱ is one entity; grouped, the company name is one.
         want = "㈱" if aggregation is Aggregation.NONE else "㈱ミナト精工"
         assert entities[0].text == want, (aggregation, entities)
+
+
+# -- whatever they are fed (issue 20: NaN logits on AMX reached the span search) ----------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+#: Any float32, NaN and infinities included: what a faulty runtime can hand back.
+ANY_FLOAT = st.floats(width=32, allow_nan=True, allow_infinity=True)
+
+
+@st.composite
+def window_logits(draw):
+    n = draw(st.integers(min_value=2, max_value=40))
+    start = draw(hnp.arrays(np.float32, n, elements=ANY_FLOAT))
+    end = draw(hnp.arrays(np.float32, n, elements=ANY_FLOAT))
+    mask = draw(hnp.arrays(np.bool_, n))
+    return start, end, mask
+
+
+@settings(max_examples=300, deadline=None)
+@given(window_logits(), st.integers(1, 8), st.integers(1, 10))
+def test_best_spans_never_end_before_start_whatever_the_logits(logits, max_len, top_k):
+    start, end, mask = logits
+    spans = best_spans(start, end, mask, max_answer_len=max_len, top_k=top_k)
+    assert len(spans.starts) == len(spans.ends) == len(spans.scores) <= top_k
+    for s, e, score in zip(spans.starts, spans.ends, spans.scores, strict=True):
+        assert s <= e < s + max_len
+        assert mask[s] and mask[e]
+        assert np.isfinite(score) and score > 0
+
+
+def test_best_spans_of_nan_logits_is_no_span():
+    # The regression: all-NaN logits (bf16 after an f32 compile in one cache, on AMX).
+    nan = np.full(8, np.nan, dtype=np.float32)
+    spans = best_spans(nan, nan, np.array([False, False, *[True] * 5, False]), top_k=3)
+    assert spans.starts.size == 0
+
+
+TAGS = st.sampled_from(["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "L-LOC"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(TAGS, ANY_FLOAT), max_size=30))
+def test_group_tags_spans_are_ordered_and_disjoint_whatever_the_tags(tagged):
+    tags = [t for t, _ in tagged]
+    spans = group_tags(tags, [s for _, s in tagged])
+    previous_last = -1
+    for span in spans:
+        assert previous_last < span.first <= span.last < len(tags)
+        assert tags[span.first] != "O"
+        previous_last = span.last

@@ -335,3 +335,21 @@ def test_eval_ner_cli_unknown_tag_is_one_line_exit_2(en_ner_dir, tmp_path, capsy
     assert main(["eval", "ner", "--model", str(en_ner_dir), "--data", str(data)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "line 2" in err and "PERSON-ish" in err
+
+
+def test_eval_defaults_to_a_precision_every_model_has_and_says_which(en_qa_dir, tmp_path, capsys):
+    # Regression (issue 20): `eval qa --model models/ja-qa` failed by default, since FP32 ran
+    # the FP32 IR that the INT8-only shipped models lack.
+    import shutil
+
+    int8_only = tmp_path / "int8-only"
+    shutil.copytree(en_qa_dir, int8_only)
+    for fp32 in int8_only.glob("openvino_model.*"):
+        fp32.unlink()
+    data = _squad_file(tmp_path, NESTED, "1.1")
+    for model, precision in ((en_qa_dir, "FP32"), (int8_only, "INT8")):
+        argv = ["eval", "qa", "--model", str(model), "--data", str(data), "--json"]
+        assert main([*argv, "--predictions", str(tmp_path / "p.json")]) == 0
+        printed = capsys.readouterr()
+        assert json.loads(printed.out)["precision"] == precision
+        assert f"precision: {precision}" in printed.err

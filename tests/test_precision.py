@@ -8,14 +8,18 @@ import time
 import pytest
 
 from qa_demo import DeviceError, QuestionAnswerer
+from qa_demo.kernels import executed_precision
 from qa_demo.options import Int8Route, Precision
 from qa_demo.precision import Choice, DeviceCaps, choose, speed_order
-from qa_demo.runtime import Engine, executed_precision, precision_config
+from qa_demo.runtime import Engine, precision_config
 
 # The CPU kinds this project meets, as OpenVINO and /proc/cpuinfo describe them.
 AVX2 = DeviceCaps("CPU", frozenset({"FP32", "INT8", "BIN", "EXPORT_IMPORT"}), int8_dot=False)
 AVX512_VNNI = DeviceCaps("CPU", frozenset({"FP32", "INT8", "BIN"}), int8_dot=True)
 AVX512_VNNI_BF16 = DeviceCaps("CPU", frozenset({"FP32", "BF16", "INT8", "BIN"}), int8_dot=True)
+#: Sapphire Rapids and later (amx_int8, amx_bf16, avx512_fp16): OpenVINO 2026.4 lists FP16 too.
+AMX = DeviceCaps("CPU", frozenset({"FP32", "BF16", "FP16", "INT8", "BIN"}), int8_dot=True)
+CPU_KINDS = {"AVX2": AVX2, "AVX512_VNNI": AVX512_VNNI, "BF16": AVX512_VNNI_BF16, "AMX": AMX}
 GPU = DeviceCaps("GPU", frozenset({"FP32", "FP16", "INT8"}), int8_dot=True)
 BOTH = {Int8Route.STATIC, Int8Route.WEIGHTS}
 AGREED = {"BF16": 0.999, "INT8-static": 0.99, "INT8-weights": 0.995}
@@ -30,6 +34,51 @@ def test_fastest_route_first_on_each_cpu_kind():
         (Precision.FP32, None),
     ]
     assert speed_order(GPU)[:2] == [(Precision.INT8, Int8Route.STATIC), (Precision.FP16, None)]
+
+
+#: What each kind runs, for a model with every IR and every route agreeing >= 98%, and with only
+#: BF16 and FP16 agreeing (INT8 below the bar).
+AUTO_PER_KIND = {
+    "AVX2": ((Precision.FP32, None), (Precision.FP32, None)),
+    "AVX512_VNNI": ((Precision.INT8, Int8Route.STATIC), (Precision.FP32, None)),
+    "BF16": ((Precision.INT8, Int8Route.STATIC), (Precision.BF16, None)),
+    "AMX": ((Precision.INT8, Int8Route.STATIC), (Precision.BF16, None)),
+}
+
+
+@pytest.mark.parametrize("kind", CPU_KINDS)
+def test_auto_on_each_cpu_kind(kind):
+    caps = CPU_KINDS[kind]
+    everything, floats_only = AUTO_PER_KIND[kind]
+    agreed = {**AGREED, "FP16": 0.999}
+    pick = choose(Precision.AUTO, caps, True, BOTH, agreed)
+    assert (pick.precision, pick.route) == everything
+    low_int8 = {**agreed, "INT8-static": 0.9, "INT8-weights": 0.9}
+    pick = choose(Precision.AUTO, caps, True, BOTH, low_int8)
+    assert (pick.precision, pick.route) == floats_only
+
+
+@pytest.mark.parametrize("kind", CPU_KINDS)
+def test_explicit_precisions_on_each_cpu_kind(kind):
+    caps = CPU_KINDS[kind]
+    for precision in (Precision.BF16, Precision.FP16):
+        if caps.supports(precision):
+            assert choose(precision, caps, True, BOTH).precision is precision
+        else:
+            with pytest.raises(DeviceError, match=f"{precision.value} is not supported"):
+                choose(precision, caps, True, BOTH)
+    int8 = choose(Precision.INT8, caps, True, BOTH)
+    assert int8.route is (Int8Route.STATIC if caps.int8_dot else Int8Route.WEIGHTS)
+    only_int8 = choose(Precision.AUTO, caps, False, BOTH)
+    assert only_int8.precision is Precision.INT8 and only_int8.route is int8.route
+
+
+def test_fp16_is_left_out_of_auto_on_cpus():
+    # Not measured on a CPU with fp16 kernels (see precision.speed_order): AUTO never picks it
+    # there, even with FP16 measured to agree, while explicit FP16 stays available.
+    assert all(p is not Precision.FP16 for p, _ in speed_order(AMX))
+    pick = choose(Precision.AUTO, AMX, True, set(), {"FP16": 1.0})
+    assert pick.precision is Precision.FP32
 
 
 def test_auto_picks_static_int8_only_where_vnni_makes_it_fast():
@@ -81,6 +130,9 @@ def test_bf16_counts_only_where_it_executes_bf16():
     assert not runs_as_chosen(Precision.BF16, "f32")
     assert runs_as_chosen(Precision.INT8, "int8 matmuls, f32 rest")
     assert runs_as_chosen(Precision.FP32, "f32")
+    assert runs_as_chosen(Precision.FP16, "f16")
+    assert not runs_as_chosen(Precision.FP16, "bf16")
+    assert not runs_as_chosen(Precision.FP16, "bf16 matmuls (f16 asked)")
 
 
 def test_bf16_where_unsupported_is_one_line_naming_what_the_device_supports():
@@ -167,3 +219,13 @@ def test_auto_goes_only_by_agreement_measured_on_enough_items(en_qa_dir, tmp_pat
     meta_path.write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(Exception, match=r"agreement\['BF16'\] must be"):
         load_model_dir(model)
+
+
+def test_executed_precision_names_the_matmuls_type_where_it_differs_from_the_hint():
+    from qa_demo.kernels import _float_matmuls
+
+    assert _float_matmuls({("undef_bf16", "bf16"): 37}, "bf16") == "bf16"
+    assert _float_matmuls({("brgemm_avx512_amx_f32", "f32"): 3}, "f16") == "f32 matmuls (f16 asked)"
+    # f16-compressed weights show as runtime precision f16; the primitive says f32 math ran.
+    assert _float_matmuls({("undef_f32", "f16"): 37}, "f32") == "f32"
+    assert _float_matmuls({("brgemm_avx512_amx", "bf16"): 3}, "bf16") == "bf16"

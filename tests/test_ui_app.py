@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from browser import launch_browser, needs_chromium, open_app, wait_until
 
+from qa_demo.app import view
 from qa_demo.app.catalog import CATALOG, fetch
 from qa_demo.app.layout import build_ui
 from qa_demo.app.messages import error_message
@@ -74,7 +75,7 @@ def test_answer_pairs_qa_with_ner_of_the_same_language(service):
     assert best.text == EN_CONTEXT[best.start : best.end]
     assert len(run.tokens) > 5 and all(t.surface == EN_CONTEXT[t.start : t.end] for t in run.tokens)
     assert [s.pipeline for s in run.stages] == ["QA", "NER"]
-    json.dumps(run.to_json())  # the download must serialise
+    json.dumps(view.answer_json(run))  # the download must serialise
 
     ja = service.answer("どこに工場を建設しますか？", JA_CONTEXT, Settings(dictionary="jumandic"))
     assert ja.qa_model.name == "ja-qa" and ja.ner_model.name == "ja-ner"

@@ -22,7 +22,8 @@ from . import render
 from .downloads import RunFiles, run_files
 from .messages import error_message, message, ui_language
 from .registry import AUTO, HUB_PREFIX, ModelRegistry
-from .service import AnswerRun, DemoService, Settings, unseen
+from .service import DemoService, Settings, unseen
+from .view import AnswerView, answer_json, answer_view
 
 #: The UI's defaults for the QA options (top_k 5 shows an n-best list).
 DEFAULT_TOP_K = 5
@@ -140,43 +141,6 @@ def make_request(
 
 
 # -- answer ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AnswerView:
-    """What one answer shows; the field names are the output components' names in layout."""
-
-    highlighted: Any  # gr.update(value=segments, color_map=...)
-    summary: str
-    nbest: list
-    tokens: list
-    probs: Any
-    timings: list
-    timing_plot: Any
-    timing_md: str
-    windows_md: str
-    windows: list
-    download: str
-
-
-def answer_view(run: AnswerRun, files: RunFiles) -> AnswerView:
-    import gradio as gr
-
-    segments = run.highlight()
-    qa, win = run.qa, run.winner
-    return AnswerView(
-        highlighted=gr.update(value=segments, color_map=render.color_map(segments)),
-        summary=run.summary(),
-        nbest=render.nbest_rows(qa.answers),
-        tokens=render.token_table(run.question_tokens + run.tokens),
-        probs=render.probability_frame(qa.windows[win], qa.start_logits[win], qa.end_logits[win]),
-        timings=render.timing_rows(run.stages),
-        timing_plot=render.timing_frame(run.stages),
-        timing_md=render.timing_markdown(run.stages),
-        windows_md=render.windows_markdown(len(qa.windows), win),
-        windows=render.window_rows(run.context, qa.windows, win),
-        download=str(files.write(run.to_json())),
-    )
-
-
 def on_answer(
     service: DemoService,
     question: str,
@@ -315,7 +279,7 @@ class Api:
         )
         with user_errors(ui_language(req.settings.language, req.context)):
             run = self.service.answer(req.question, req.context, req.settings, req.options)
-        return run.to_json()
+        return answer_json(run)
 
     def ner(
         self,

@@ -55,6 +55,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{model} has no {precision} model; using {fallback}.",
         "ja": "{model} には {precision} のモデルがないため {fallback} を使います。",
     },
+    "non_finite": {
+        "en": "{model} returned NaN at {precision} on {device}; answered at FP32 instead.",
+        "ja": "{model} が {device} の {precision} で NaN を返したため、FP32 で実行しました。",
+    },
     "no_device": {
         "en": "{device} is not available on this machine; running on {fallback}.",
         "ja": "このマシンには {device} がないため {fallback} で実行します。",

@@ -9,10 +9,10 @@ the run, in the UI language; the UI says it once per session and on the run's su
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 
-from ..errors import InputError, QADemoError
+from ..errors import InputError, NonFiniteOutputError, QADemoError
 from ..inputs import MAX_QUESTION_CHARS
 from ..model_dir import ModelDir
 from ..options import Dictionary, Precision
@@ -81,80 +81,6 @@ class AnswerRun:
     ner: NERResult | None = None
     notes: tuple[str, ...] = ()  # fallbacks and a missing NER model, in the UI language
     question_tokens: tuple[render.TokenRow, ...] = ()
-
-    @property
-    def winner(self) -> int:
-        best = self.qa.best
-        return best.window if best is not None and best.window >= 0 else 0
-
-    def highlight(self) -> list[tuple[str, str | None]]:
-        best = self.qa.best
-        answer = best if best is not None and best.end > best.start else None
-        entities = self.ner.entities if self.ner else ()
-        return render.highlight_segments(self.context, answer, entities)
-
-    def summary(self) -> str:
-        n_entities = len(self.ner.entities) if self.ner else 0
-        ner_name = self.ner_model.name if self.ner_model else None
-        return render.answer_summary(
-            self.qa.best,
-            self.qa_model.name,
-            ner_name,
-            n_entities,
-            self.language.value,
-            self.stages,
-            self.notes,
-        )
-
-    def to_json(self) -> dict:
-        highlight = render.segment_offsets(self.highlight())
-        return run_record(self) | {
-            "language": self.language.value,
-            "ner_model": self.ner_model.name if self.ner_model else None,
-            "highlight": [{"start": s, "end": e, "label": lab} for s, e, lab in highlight if lab],
-            "notes": list(self.notes),
-        }
-
-
-def run_record(run: AnswerRun) -> dict:
-    """Everything about one run as JSON-ready data: tokens, offsets, logits, timings, precision."""
-    qa, ner = run.qa, run.ner
-    return {
-        "model": run.qa_model.name,
-        "question": run.question,
-        "context": run.context,
-        "answers": [{**a.to_json(), "window": a.window} for a in qa.answers],
-        "null_score": qa.null_score,
-        "device": qa.device,
-        "precision": qa.precision.to_json() if qa.precision else None,
-        "ner_precision": ner.precision.to_json() if ner and ner.precision else None,
-        "entities": [e.to_json() for e in ner.entities] if ner else [],
-        "tokens": [t.to_json() for t in run.tokens],
-        "question_tokens": [t.to_json() for t in run.question_tokens],
-        "windows": [
-            {
-                "index": w.index,
-                "char_start": w.char_start,
-                "char_end": w.char_end,
-                "input_ids": [int(x) for x in w.input_ids],
-                "offsets": [list(o) if o else None for o in w.offsets],
-                "start_logits": [round(float(x), 5) for x in s],
-                "end_logits": [round(float(x), 5) for x in e],
-            }
-            for w, s, e in zip(qa.windows, qa.start_logits, qa.end_logits, strict=True)
-        ],
-        "timings_ms": {s.pipeline: stage_record(s) for s in run.stages},
-    }
-
-
-def stage_record(s: render.StageTimes) -> dict:
-    return {
-        **s.timings.to_json(),
-        "compile_this_request": round(s.timings.compile, 3),
-        "first_compile": round(s.first_compile_ms, 3),
-        "device": s.device,
-        "precision": s.precision.to_json() if s.precision else None,
-    }
 
 
 @dataclass(frozen=True)
@@ -227,6 +153,33 @@ class DemoService:
         )
         return fallback
 
+    def _run(
+        self,
+        task: Task,
+        sel: Selection,
+        call: Callable,
+        lang: str,
+        notes: tuple[str, ...],
+    ) -> tuple:
+        """(pipeline, call(pipeline), notes): once more at FP32, with a note, if the runtime
+        returned NaN at a faster precision (a runtime fault, as on AMX in issue 20)."""
+        pipeline = self.registry.pipeline(task, sel)
+        try:
+            return pipeline, call(pipeline), notes
+        except NonFiniteOutputError:
+            fp32 = replace(sel, precision=Precision.FP32)
+            if pipeline.precision is Precision.FP32 or not has_precision(sel.model, Precision.FP32):
+                raise
+        note = message(
+            "non_finite",
+            lang,
+            model=sel.model.name,
+            precision=pipeline.choice.label,
+            device=sel.device,
+        )
+        pipeline = self.registry.pipeline(task, fp32)
+        return pipeline, call(pipeline), (*notes, note)
+
     # -- requests -----------------------------------------------------------------------------
     def answer(
         self, question: str, context: str, settings: Settings, options: QAOptions | None = None
@@ -237,8 +190,10 @@ class DemoService:
         check_input(context, "context", lang)
         language = self._language(settings, context)
         sel, notes = self._select(Task.QA, settings.model, language, settings, lang)
-        qa = self.registry.pipeline(Task.QA, sel)
-        result = qa.ask(question, context, **(asdict(options) if options else {}))
+        overrides = asdict(options) if options else {}
+        qa, result, notes = self._run(
+            Task.QA, sel, lambda qa: qa.ask(question, context, **overrides), lang, notes
+        )
         stage = render.StageTimes(
             "QA", result.timings, qa.compiled.compile_ms, result.device, result.precision, notes
         )
@@ -291,8 +246,9 @@ class DemoService:
             return _Tagged((message("no_ner", lang),))
         if settings.auto_ner and sel.model.language is not language:
             return _Tagged((message("no_ner", lang),))
-        tagger = self.registry.pipeline(Task.NER, sel)
-        result = tagger.tag(context)
+        tagger, result, notes = self._run(
+            Task.NER, sel, lambda tagger: tagger.tag(context), lang, notes
+        )
         stage = render.StageTimes(
             "NER",
             result.timings,
@@ -308,7 +264,7 @@ class DemoService:
         check_input(text, "text", lang)
         language = self._language(settings, text)
         sel, notes = self._select(Task.NER, settings.ner_model, language, settings, lang)
-        result = self.registry.pipeline(Task.NER, sel).tag(text)
+        _, result, notes = self._run(Task.NER, sel, lambda tagger: tagger.tag(text), lang, notes)
         return sel.model, result, notes + self.engine_notes(lang)
 
     def engine_notes(self, lang: str) -> tuple[str, ...]:

@@ -192,8 +192,19 @@ def _record(args, items: list, path: Path) -> None:
     )
 
 
+def reference_precision(model_dir) -> str:
+    """What eval scores by default: FP32, the precision model cards quote, where the model has
+    its FP32 IR; else INT8, its only IR (the shipped INT8-only models), so eval always runs."""
+    from ..model_dir import load_model_dir
+
+    return "FP32" if "FP32" in load_model_dir(model_dir).precisions else "INT8"
+
+
 def _precision(args):
-    """--precision as given, or with --emulated a BF16 Choice that skips the device check."""
+    """--precision as given (default: ``reference_precision``), or with --emulated a BF16
+    Choice that skips the device check."""
+    if args.precision is None:
+        args.precision = reference_precision(args.model)
     if getattr(args, "emulated", False):
         if Precision.parse(args.precision) is not Precision.BF16:
             raise InputError("--emulated goes with --precision BF16.")
@@ -239,7 +250,7 @@ def cmd_eval_qa(args) -> None:
         )
         agreement = answer_agreement(preds, reference)
     if args.json:
-        summary = scores.summary()
+        summary = scores.summary() | {"precision": args.precision}
         if agreement:
             summary[f"agreement_with_{args.agreement_with}"] = list(agreement)
         print(json.dumps(summary, indent=2))
@@ -276,7 +287,8 @@ def cmd_eval_ner(args) -> None:
     if args.record_agreement:
         _record(args, [ex.text for ex in examples if ex.text.strip()], path)
     if args.json:
-        print(json.dumps(scores.summary(), ensure_ascii=False, indent=2))
+        summary = scores.summary() | {"precision": args.precision}
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
         return
     print(f"{path.name}: strict entity-level scores (exact span and type)")
     print(format_ner(scores))
@@ -302,10 +314,11 @@ def add_subcommands(sub) -> None:
         q.add_argument("--device", default="CPU")
         q.add_argument(
             "--precision",
-            default="FP32",
+            default=None,
             choices=Precision.choices(),
             type=lambda v: Precision.parse(v).value,
-            help="FP32 (default: the scores model cards quote), BF16, FP16, INT8 or AUTO",
+            help="FP32, BF16, FP16, INT8 or AUTO (default: FP32, which model cards quote, "
+            "or INT8 for a model that ships only INT8); the precision run is printed",
         )
         q.add_argument(
             "--int8-route",

@@ -24,12 +24,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...errors import DeviceError, MissingDependencyError, require
+from ...kernels import INT8_TYPES, executed_precision, matmul_kernels
 from ...model_dir import ModelDir, load_model_dir
 from ...options import Int8Route, Precision
 from ...ort import OrtEngine
 from ...precision import cpu_flags, int8_dot_product
 from ...qa import QAOptions, QuestionAnswerer
-from ...runtime import INT8_TYPES, Engine, executed_precision, matmul_kernels
+from ...runtime import Engine
 from ...windows import batch, build_windows
 from .config import WINDOW_TOKENS, BenchConfig
 from .contexts import BenchCase
