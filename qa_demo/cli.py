@@ -74,23 +74,23 @@ def cmd_devices(args) -> None:
 def cmd_tokenize(args) -> None:
     from .inputs import check_text
     from .model_dir import load_model_dir
-    from .segment import segment
     from .tokenization import load_tokenizer
 
     text = check_text(_read_text(args.text, args.text_file, "text"))
     try:
-        dictionary = args.dictionary or load_model_dir(args.model).dictionary
+        tok = load_model_dir(args.model).tokenizer(args.dictionary)
     except QADemoError:
-        dictionary = args.dictionary  # tokenizer files alone are enough here
-    tok = load_tokenizer(args.model, dictionary)
-    dictionary = tok.dictionary or "unidic-lite"
-    morphemes = segment(text, tok.language, dictionary)
+        tok = load_tokenizer(args.model, args.dictionary)  # tokenizer files alone are enough
+    morphemes = tok.morphemes(text)
     if args.question is not None:
         check_text(args.question, "question")
         tokens = tok.pair_tokens(args.question, text)
     else:
         tokens = tok.single_tokens(text)
     out = {
+        "language": tok.language.value,
+        "tokenizer": tok.kind.value,
+        "dictionary": tok.dictionary,
         "morphemes": [
             {"surface": m.surface, "pos": m.pos, "start": m.start, "end": m.end} for m in morphemes
         ],
@@ -101,8 +101,16 @@ def cmd_tokenize(args) -> None:
 
 
 def _engine_kwargs(args) -> dict:
+    """Device, precision and shapes; with ``--onnx``, the ONNX Runtime backend instead of
+    OpenVINO (the same pre- and post-processing: only the runtime differs)."""
     buckets = STATIC_BUCKETS if args.static_shapes else None
-    return {"device": args.device, "precision": args.precision, "static_buckets": buckets}
+    kwargs = {"device": args.device, "precision": args.precision, "static_buckets": buckets}
+    if args.onnx:
+        from .ort import OrtEngine
+
+        precision = Precision.parse(args.onnx_precision)
+        kwargs |= {"engine": OrtEngine({precision: args.onnx}), "precision": precision}
+    return kwargs
 
 
 def cmd_ask(args) -> None:
@@ -196,6 +204,17 @@ def _model_args(p: argparse.ArgumentParser, with_device: bool = True) -> None:
             choices=Precision.choices(),
             help="AUTO (default): the fastest precision measured to agree with "
             "FP32 for this model on this device",
+        )
+        p.add_argument(
+            "--onnx",
+            help="run this ONNX file on ONNX Runtime instead of the directory's IR (the "
+            "tokenizer and qa_demo.json still come from --model; needs the bench extra)",
+        )
+        p.add_argument(
+            "--onnx-precision",
+            default=Precision.FP32.value,
+            choices=[Precision.FP32.value, Precision.INT8.value],
+            help="what the --onnx file is: FP32, or INT8 (dynamically quantized)",
         )
         p.add_argument(
             "--static-shapes",

@@ -11,6 +11,16 @@ class InputError(QADemoError, ValueError):
     """The text, question or an option given by the caller is not acceptable."""
 
 
+class TextError(InputError):
+    """A text the caller gave cannot be used; ``problem`` says why, for translation at the edge."""
+
+    def __init__(self, message: str, what: str, problem: str, **details: int) -> None:
+        super().__init__(message)
+        self.what = what  # "question", "context", "text"
+        self.problem = problem  # "not_text", "empty", "too_long", "invisible"
+        self.details = details
+
+
 class ModelLoadError(QADemoError):
     """A model directory or checkpoint is missing, incomplete or malformed."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .errors import InputError
+from .errors import TextError
 
 #: Longest context or NER text accepted, in characters. About 60 pages of Japanese text; beyond
 #: this one request would hold a CPU worker for many seconds.
@@ -28,18 +28,30 @@ def is_invisible(text: str) -> bool:
 
 
 def check_text(text: object, what: str = "text", limit: int = MAX_TEXT_CHARS) -> str:
-    """Return ``text`` unchanged if it is usable, else raise InputError saying why."""
+    """Return ``text`` unchanged if it is usable, else raise TextError saying why.
+
+    The one rule set for user text: the CLI, the Python API and the app all check with it (the
+    app translates the TextError at its edge).
+    """
     if not isinstance(text, str):
-        raise InputError(f"The {what} must be a string, but got {type(text).__name__}.")
+        raise TextError(
+            f"The {what} must be a string, but got {type(text).__name__}.", what, "not_text"
+        )
     if not text.strip():
-        raise InputError(f"The {what} is empty; expected some non-whitespace text.")
+        raise TextError(f"The {what} is empty; expected some non-whitespace text.", what, "empty")
     if len(text) > limit:
-        raise InputError(
-            f"The {what} is {len(text):,} characters long; the limit is {limit:,} characters."
+        raise TextError(
+            f"The {what} is {len(text):,} characters long; the limit is {limit:,} characters.",
+            what,
+            "too_long",
+            n=len(text),
+            limit=limit,
         )
     if is_invisible(text):
-        raise InputError(
+        raise TextError(
             f"The {what} has no visible characters, only control or format ones such as "
-            "zero-width spaces; expected some text."
+            "zero-width spaces; expected some text.",
+            what,
+            "invisible",
         )
     return text

@@ -13,7 +13,12 @@ from pathlib import Path
 from .errors import ModelLoadError, QADemoError
 from .options import Int8Route, Precision
 from .precision import MIN_AGREEMENT_ITEMS
-from .tokenization import is_japanese_tokenizer, read_tokenizer_config
+from .tokenization import (
+    TextTokenizer,
+    is_japanese_tokenizer,
+    load_tokenizer,
+    read_tokenizer_config,
+)
 from .types import Language, Task
 
 META_FILE = "qa_demo.json"
@@ -55,11 +60,17 @@ class ModelDir:
         raw = self.config.get("id2label") or {}
         return {int(k): v for k, v in raw.items()}
 
-    def xml(self, precision: str | Precision = "FP32", route: Int8Route | None = None) -> Path:
-        """The IR for ``precision``; BF16 and FP16 run the FP32 IR."""
-        precision = Precision.parse(precision, "precision")
-        if precision in (Precision.BF16, Precision.FP16):
-            precision = Precision.FP32
+    def has_ir(self, precision: Precision) -> bool:
+        """Whether this directory has the IR ``precision`` runs (AUTO runs whatever it has)."""
+        return precision is Precision.AUTO or ir_precision(precision).value in self.precisions
+
+    def tokenizer(self, dictionary: str | None = None) -> TextTokenizer:
+        """This model's tokenizer, in its language; ``dictionary`` overrides its MeCab one."""
+        return load_tokenizer(self.path, dictionary or self.dictionary, self.language)
+
+    def xml(self, precision: Precision = Precision.FP32, route: Int8Route | None = None) -> Path:
+        """The IR for ``precision`` (``ir_precision``), of ``route`` for INT8."""
+        precision = ir_precision(precision)
         if route is not None and precision is Precision.INT8:
             if route not in self.int8_files:
                 raise ModelLoadError(f"{self.path} has no INT8 {route.value} model.")
@@ -69,6 +80,11 @@ class ModelDir:
                 f"{self.path} has no {precision.value} model; it has {', '.join(self.precisions)}."
             )
         return self.precisions[precision.value]
+
+
+def ir_precision(precision: Precision) -> Precision:
+    """The IR a precision runs: BF16 and FP16 are inference hints over the FP32 IR."""
+    return Precision.FP32 if precision in (Precision.BF16, Precision.FP16) else precision
 
 
 def _task_from_config(config: dict) -> Task | None:

@@ -93,10 +93,16 @@ class EntityTagger(Pipeline):
             raise ModelLoadError(f"{self.model.path}/config.json: {exc}") from None
 
     def tag(self, text: str, **overrides) -> NERResult:
+        """Check the text, then tag it; ``overrides`` replace fields of the options."""
+        check_text(text, "text")
         opts = replace(self.options, **overrides) if overrides else self.options
+        return self.tag_text(text, opts)
+
+    def tag_text(self, text: str, options: NEROptions | None = None) -> NERResult:
+        """Run the stages on a text already checked (the app checks it once, at its edge)."""
+        opts = options or self.options
         if opts.aggregation is None:
             opts = replace(opts, aggregation=self.default_aggregation)
-        check_text(text, "text")
         self.check_seq_len(opts.max_seq_len)
         return self.run(text, opts)
 

@@ -97,9 +97,28 @@ class Dictionary(StrEnum):
 
     @classmethod
     def aliases(cls) -> dict[str, str]:
-        return {"unidic_lite": "unidic-lite", "juman": "jumandic"}
+        """transformers' ``mecab_dic`` names (full unidic is read as unidic-lite) and MeCab's."""
+        return {"unidic_lite": "unidic-lite", "unidic": "unidic-lite", "juman": "jumandic"}
 
     @property
     def transformers_name(self) -> str:
         """The ``mecab_dic`` value of BertJapaneseTokenizer (jumandic has none there)."""
         return {"unidic-lite": "unidic_lite", "ipadic": "ipadic"}.get(self.value, "unidic_lite")
+
+
+class TokenizerKind(StrEnum):
+    """How a model's tokenizer finds words before its subword model: the one switch callers
+    read (whether answers widen to words, which morphemes the token table shows)."""
+
+    #: BertJapaneseTokenizer: MeCab morphemes on the NFKC text, then WordPiece.
+    MECAB_WORDPIECE = "mecab-wordpiece"
+    #: BERT: whitespace and punctuation words, then WordPiece.
+    WORDPIECE = "wordpiece"
+    #: SentencePiece (Unigram) over whitespace runs: a Japanese sentence is one "word".
+    SENTENCEPIECE = "sentencepiece"
+
+    @property
+    def words_are_units(self) -> bool:
+        """Whether its words are units an answer may widen to (transformers advises
+        align_to_words=False for SentencePiece Japanese: its words are whole sentences)."""
+        return self is not TokenizerKind.SENTENCEPIECE

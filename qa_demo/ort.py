@@ -16,7 +16,7 @@ import numpy as np
 from .errors import DeviceError, ModelLoadError, require
 from .model_dir import ModelDir
 from .options import Hint, Precision
-from .precision import Choice
+from .precision import Choice, DeviceCaps, cpu_flags, int8_dot_product
 from .windows import check_feeds
 
 #: What ONNX Runtime runs for each file it is given (dynamic INT8 quantizes activations at
@@ -54,22 +54,23 @@ class OrtEngine:
         self.files = {Precision.parse(k): Path(v) for k, v in files.items()}
         self.threads = threads
         self._runners: dict[Precision, OrtRunner] = {}
+        self.notes: list[str] = []
+
+    def devices(self) -> list[str]:
+        return ["CPU"]
 
     def check_device(self, device: str) -> str:
         if device.strip().upper() != "CPU":
             raise DeviceError(f"The ONNX Runtime backend runs on CPU only, not {device!r}.")
         return "CPU"
 
-    def choose(self, model: ModelDir, device: str, precision: Precision) -> Choice:
-        precision = Precision.parse(precision)
-        if precision is Precision.AUTO:
-            precision = Precision.FP32
-        if precision not in self.files:
-            raise ModelLoadError(
-                f"No ONNX file for {precision.value}; have "
-                f"{', '.join(p.value for p in self.files)}."
-            )
-        return Choice(precision, precision, None, "ONNX Runtime file as given")
+    def capabilities(self, device: str) -> DeviceCaps:
+        """The precisions it has files for: AUTO then runs the fastest of them that the
+        model's recorded agreement allows, by the same rule as OpenVINO's."""
+        self.check_device(device)
+        caps = frozenset(p.value for p in self.files)
+        int8_dot = int8_dot_product(cpu_flags())
+        return DeviceCaps("CPU", caps, int8_dot, "CPU (ONNX Runtime)")
 
     def runner(
         self,
@@ -79,9 +80,15 @@ class OrtEngine:
         hint: Hint = Hint.LATENCY,
         shape: tuple[int, int] | None = None,
     ) -> OrtRunner:
-        if choice.precision not in self._runners:
-            self._runners[choice.precision] = self._session(choice.precision)
-        return self._runners[choice.precision]
+        precision = choice.precision
+        if precision not in self.files:
+            raise ModelLoadError(
+                f"No ONNX file for {precision.value}; have "
+                f"{', '.join(p.value for p in self.files)}."
+            )
+        if precision not in self._runners:
+            self._runners[precision] = self._session(precision)
+        return self._runners[precision]
 
     def _session(self, precision: Precision) -> OrtRunner:
         ort = require("onnxruntime", "bench")

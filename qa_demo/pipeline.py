@@ -16,10 +16,10 @@ import numpy as np
 from .errors import InputError, ModelLoadError, NonFiniteOutputError
 from .model_dir import ModelDir, load_model_dir
 from .options import Hint, Int8Route, Precision
-from .precision import Choice
+from .precision import Choice, choose_for, device_kind
 from .runtime import Backend, Engine, Runner
 from .segment import mecab
-from .tokenization import Encoded, TextTokenizer, load_tokenizer
+from .tokenization import Encoded, TextTokenizer
 from .types import Language, PrecisionInfo, Task, Timings, Window
 from .windows import STATIC_BUCKETS, batch, bucket_width, length_groups
 
@@ -61,22 +61,28 @@ class Pipeline:
         self.model = model
         self.engine: Backend = engine or Engine()
         self.device = self.engine.check_device(device)
-        #: The precision and INT8 route this pipeline runs, and why (AUTO's pick).
+        #: The precision and INT8 route this pipeline runs, and why (AUTO's pick): the policy
+        #: is ``precision.choose_for``, fed with what the backend says the device offers.
         self.choice: Choice = (
             precision
             if isinstance(precision, Choice)
-            else self.engine.choose(model, self.device, Precision.parse(precision))
+            else choose_for(
+                model, self.engine.capabilities(self.device), Precision.parse(precision)
+            )
         )
         if int8_route is not None and self.choice.precision is Precision.INT8:
             route = Int8Route.parse(int8_route, "INT8 route")
             self.choice = replace(self.choice, route=route, reason=f"INT8 {route.value} as asked")
         self.hint = Hint.parse(hint, "performance hint")
-        needs_static = self.device.split(":", 1)[0].split(".", 1)[0] in STATIC_SHAPE_DEVICES
+        needs_static = device_kind(self.device) in STATIC_SHAPE_DEVICES
         #: Sequence lengths to compile static shapes for; None runs the IR's dynamic shapes.
         self.static_buckets = static_buckets or (STATIC_BUCKETS if needs_static else None)
         model.xml(self.choice.precision, self.choice.route)  # fail now, not at a request
-        self.tokenizer: TextTokenizer = load_tokenizer(model.path, dictionary or model.dictionary)
+        self.tokenizer: TextTokenizer = model.tokenizer(dictionary)
         self._check_vocab()
+        #: Runners by (static width, hint), held for the pipeline's life: a request looks each
+        #: up here, not in the backend.
+        self._runners: dict[tuple[int | None, Hint], Runner] = {}
 
     def _check_vocab(self) -> None:
         """Ids beyond the embedding table would be read out of bounds: refuse such a pair."""
@@ -111,7 +117,7 @@ class Pipeline:
 
     @property
     def language(self) -> Language:
-        return self.tokenizer.language
+        return self.model.language
 
     @property
     def precision(self) -> Precision:
@@ -121,8 +127,13 @@ class Pipeline:
     # -- the runner: asked for here and nowhere else ------------------------------------------
     def runner(self, width: int | None = None, hint: Hint | None = None) -> Runner:
         """The backend's runner for one static width (None: dynamic shapes) and hint."""
-        shape = None if width is None else (1, width)
-        return self.engine.runner(self.model, self.device, self.choice, hint or self.hint, shape)
+        key = (width, hint or self.hint)
+        found = self._runners.get(key)
+        if found is None:
+            shape = None if width is None else (1, width)
+            found = self.engine.runner(self.model, self.device, self.choice, key[1], shape)
+            self._runners[key] = found
+        return found
 
     @property
     def compiled(self) -> Runner:

@@ -22,9 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import DeviceError, ModelLoadError
 from .options import Int8Route, Precision
+
+if TYPE_CHECKING:  # model_dir imports this module (MIN_AGREEMENT_ITEMS)
+    from .model_dir import ModelDir
 
 #: Agreement with FP32 that AUTO requires before it picks a faster precision.
 AGREEMENT_THRESHOLD = 0.98
@@ -49,7 +53,7 @@ class DeviceCaps:
 
     @property
     def kind(self) -> str:
-        return self.device.split(":", 1)[0].split(".", 1)[0]
+        return device_kind(self.device)
 
     def supports(self, precision: Precision) -> bool:
         if precision in (Precision.FP32, Precision.AUTO):
@@ -141,6 +145,17 @@ def choose(
     return _auto(caps, has_fp32, int8_routes, agreement)
 
 
+def choose_for(model: ModelDir, caps: DeviceCaps, requested: Precision) -> Choice:
+    """``choose`` for a model directory: its IRs and its measured agreement."""
+    return choose(
+        requested,
+        caps,
+        has_fp32=model.has_ir(Precision.FP32),
+        int8_routes=set(model.int8_files),
+        agreement=model.agreement,
+    )
+
+
 def _int8(caps: DeviceCaps, int8_routes: set[Int8Route], agreement: dict[str, float]) -> Choice:
     """INT8 as asked: the fast route, unless it missed the agreement bar where weight-only did
     better (static PTQ of en-qa: 94.1% against weight-only's 95.5%)."""
@@ -203,6 +218,11 @@ def runs_as_chosen(chosen: Precision, executed: str) -> bool:
     precision under this one's name."""
     hint = INFERENCE_HINTS.get(chosen)
     return chosen not in (Precision.BF16, Precision.FP16) or executed == hint
+
+
+def device_kind(device: str) -> str:
+    """The plugin a device name belongs to: "GPU.1" -> "GPU", "HETERO:GPU,CPU" -> "HETERO"."""
+    return device.strip().upper().split(":", 1)[0].split(".", 1)[0]
 
 
 def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str]:

@@ -116,12 +116,17 @@ class QuestionAnswerer(Pipeline):
         self.parallel_windows = parallel_windows
 
     def ask(self, question: str, context: str, **overrides) -> QAResult:
-        opts = replace(self.options, **overrides) if overrides else self.options
-        opts = opts.for_model(self.model)
+        """Check the texts, then answer; ``overrides`` replace fields of the options."""
         check_text(question, "question", MAX_QUESTION_CHARS)
         check_text(context, "context")
+        opts = replace(self.options, **overrides) if overrides else self.options
+        return self.answer(QAInput(question, context), opts)
+
+    def answer(self, inputs: QAInput, options: QAOptions | None = None) -> QAResult:
+        """Run the stages on texts already checked (the app checks them once, at its edge)."""
+        opts = (options or self.options).for_model(self.model)
         self.check_seq_len(opts.max_seq_len)
-        return self.run(QAInput(question, context), opts)
+        return self.run(inputs, opts)
 
     # -- stages -------------------------------------------------------------------------------
     def preprocess(self, inputs: QAInput, opts: QAOptions) -> QAPrepared:

@@ -22,8 +22,15 @@ import numpy as np
 from .errors import DeviceError, ModelLoadError
 from .kernels import executed_precision
 from .model_dir import ModelDir
-from .options import Hint, Precision
-from .precision import INFERENCE_HINTS, Choice, DeviceCaps, choose, cpu_flags, int8_dot_product
+from .options import Hint
+from .precision import (
+    INFERENCE_HINTS,
+    Choice,
+    DeviceCaps,
+    cpu_flags,
+    device_kind,
+    int8_dot_product,
+)
 from .windows import check_feeds
 
 #: Devices that are virtual plugins over the real ones; valid even when not listed.
@@ -53,11 +60,18 @@ class Runner(Protocol):
 
 
 class Backend(Protocol):
-    """Makes Runners; the one thing a pipeline holds of its runtime (``engine=``)."""
+    """A runtime, as the pipelines and the app use it (``engine=``): its devices, what each
+    offers, what it had to work around, and Runners. Which precision runs is not its choice
+    (``precision.choose_for`` decides, from ``capabilities``)."""
+
+    #: Things the user should hear once (an unusable compile cache), for the app and CLI.
+    notes: list[str]
+
+    def devices(self) -> list[str]: ...
 
     def check_device(self, device: str) -> str: ...
 
-    def choose(self, model: ModelDir, device: str, precision: Precision) -> Choice: ...
+    def capabilities(self, device: str) -> DeviceCaps: ...
 
     def runner(
         self,
@@ -187,9 +201,8 @@ class Engine:
 
     def check_device(self, device: str) -> str:
         device = device.strip().upper()
-        base = device.split(":", 1)[0].split(".", 1)[0]
-        real = {d.split(".", 1)[0] for d in self.core.available_devices}
-        if base not in real and base not in VIRTUAL_DEVICES:
+        real = {device_kind(d) for d in self.core.available_devices}
+        if device_kind(device) not in real | set(VIRTUAL_DEVICES):
             raise DeviceError(
                 f"Unknown device {device!r}; this machine has {', '.join(self.devices())}."
             )
@@ -204,7 +217,7 @@ class Engine:
         return self._caps[device]
 
     def _read_caps(self, device: str) -> DeviceCaps:
-        base = device.split(":", 1)[0].split(".", 1)[0]
+        base = device_kind(device)
         if base in VIRTUAL_DEVICES:
             # A virtual device may run on any real one: offer only what all of them support.
             real = [self.capabilities(d) for d in self.core.available_devices]
@@ -217,16 +230,6 @@ class Engine:
             caps = frozenset({"FP32"})
         int8_dot = int8_dot_product(cpu_flags()) if base == "CPU" else "INT8" in caps
         return DeviceCaps(device, caps, int8_dot, self.device_name(device))
-
-    def choose(self, model: ModelDir, device: str, precision: Precision) -> Choice:
-        """The precision and INT8 route ``precision`` means for ``model`` on ``device``."""
-        return choose(
-            Precision.parse(precision, "precision"),
-            self.capabilities(device),
-            has_fp32="FP32" in model.precisions,
-            int8_routes=set(model.int8_files),
-            agreement=model.agreement,
-        )
 
     def runner(
         self,

@@ -16,18 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from .errors import InputError, MissingDependencyError
+from .errors import MissingDependencyError
+from .options import Dictionary
 from .types import Language, Morpheme
 
-#: Dictionaries users can pick, with the names transformers' ``mecab_kwargs.mecab_dic`` uses.
-DICTIONARIES = ("unidic-lite", "jumandic", "ipadic")
-_DICT_ALIASES = {
-    "unidic_lite": "unidic-lite",
-    "unidic-lite": "unidic-lite",
-    "jumandic": "jumandic",
-    "juman": "jumandic",
-    "ipadic": "ipadic",
-}
+#: Dictionaries users can pick (``options.Dictionary`` holds the names and their aliases).
+DICTIONARIES = tuple(Dictionary.choices())
 #: Where Debian's mecab-jumandic-utf8 puts the compiled dictionary.
 JUMANDIC_DIRS = ("/var/lib/mecab/dic/juman-utf8", "/usr/lib/x86_64-linux-gnu/mecab/dic/juman-utf8")
 #: Share of Japanese-script characters (kana, kanji, full-width forms) above which text is "ja".
@@ -51,12 +45,8 @@ def detect_language(text: str) -> Language:
 
 
 def normalize_dictionary(name: str) -> str:
-    try:
-        return _DICT_ALIASES[name.lower()]
-    except KeyError:
-        raise InputError(
-            f"Unknown MeCab dictionary {name!r}; expected one of {', '.join(DICTIONARIES)}."
-        ) from None
+    """Our name for a MeCab dictionary (any case, transformers' and MeCab's spellings)."""
+    return Dictionary.parse(name, "MeCab dictionary").value
 
 
 def _jumandic_dir() -> str | None:

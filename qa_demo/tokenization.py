@@ -17,13 +17,11 @@ import numpy as np
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import Unigram, WordPiece
 
-from .errors import ModelLoadError
-from .options import Dictionary
-from .segment import MecabSegmenter, mecab, normalize_dictionary
-from .types import ArrayEq, Language, Token
+from .errors import InputError, ModelLoadError
+from .options import Dictionary, TokenizerKind
+from .segment import MecabSegmenter, english_words, mecab, normalize_dictionary
+from .types import ArrayEq, Language, Morpheme, Token
 
-#: BertJapaneseTokenizer's MeCab dictionary names -> ours.
-_HF_MECAB_DICS = {"unidic_lite": "unidic-lite", "unidic": "unidic-lite", "ipadic": "ipadic"}
 #: transformers' WordpieceTokenizer turns longer words into [UNK].
 MAX_INPUT_CHARS_PER_WORD = 100
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -71,8 +69,10 @@ class TextTokenizer:
     """A ``tokenizers.Tokenizer`` plus what the pipelines need to know about it."""
 
     tokenizer: Tokenizer
+    kind: TokenizerKind
+    #: The language of the model it belongs to (a SentencePiece vocabulary may serve either).
     language: Language
-    dictionary: str | None = None  # MeCab dictionary for Japanese
+    dictionary: str | None = None  # the MeCab dictionary of a MECAB_WORDPIECE tokenizer
 
     def __post_init__(self) -> None:
         self.tokenizer.no_truncation()
@@ -84,13 +84,23 @@ class TextTokenizer:
                 raise ModelLoadError(f"The vocabulary has no {name} token; expected a BERT vocab.")
             return tid
 
-        # A SentencePiece (Unigram) tokenizer's words are whitespace runs: a whole Japanese
-        # sentence is one word, so widening an answer to words would return the sentence.
-        self.words_are_units = not isinstance(self.tokenizer.model, Unigram)
         self.cls_id = special("[CLS]")
         self.sep_id = special("[SEP]")
         self.pad_id = special("[PAD]")
         self.unk_id = special("[UNK]")
+
+    @property
+    def words_are_units(self) -> bool:
+        return self.kind.words_are_units
+
+    def morphemes(self, text: str) -> list[Morpheme]:
+        """The words the token table shows: MeCab with this tokenizer's dictionary, MeCab
+        (unidic-lite) for a Japanese model whose tokenizer uses none, else English words."""
+        if self.dictionary:
+            return mecab(self.dictionary).segment(text)
+        if self.language is Language.JA:
+            return mecab().segment(text)
+        return english_words(text)
 
     def encode(self, text: str) -> Encoded:
         """Encode one text without special tokens; offsets are chars of ``text``."""
@@ -154,10 +164,14 @@ def japanese_tokenizer(
     # Special tokens written literally in the text (JSQuAD contexts contain " [SEP] ") are
     # matched before normalization, as transformers does.
     tok.add_special_tokens([t for t in SPECIAL_TOKENS if t in tok.get_vocab()])
-    return TextTokenizer(tok, Language.JA, normalize_dictionary(dictionary))
+    return TextTokenizer(
+        tok, TokenizerKind.MECAB_WORDPIECE, Language.JA, normalize_dictionary(dictionary)
+    )
 
 
-def bert_tokenizer(vocab_file: str, config: dict) -> TextTokenizer:
+def bert_tokenizer(
+    vocab_file: str, config: dict, language: Language = Language.EN
+) -> TextTokenizer:
     """The same pipeline transformers' convert_slow_tokenizer builds for BertTokenizer."""
     tok = Tokenizer(
         WordPiece.from_file(
@@ -172,7 +186,7 @@ def bert_tokenizer(vocab_file: str, config: dict) -> TextTokenizer:
     )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.add_special_tokens([t for t in SPECIAL_TOKENS if t in tok.get_vocab()])
-    return TextTokenizer(tok, Language.EN)
+    return TextTokenizer(tok, TokenizerKind.WORDPIECE, language)
 
 
 def _read_json(path: Path) -> dict:
@@ -184,7 +198,10 @@ def _read_json(path: Path) -> dict:
 
 def dictionary_from_transformers(mecab_dic: str) -> str:
     """Our name for BertJapaneseTokenizer's ``mecab_dic``; an unknown one (a path) as it is."""
-    return _HF_MECAB_DICS.get(mecab_dic, mecab_dic)
+    try:
+        return normalize_dictionary(mecab_dic)
+    except InputError:
+        return mecab_dic
 
 
 def is_japanese_tokenizer(config: dict) -> bool:
@@ -200,8 +217,14 @@ def read_tokenizer_config(model_dir: str | Path) -> dict:
     return _read_json(config_path) if config_path.exists() else {}
 
 
-def load_tokenizer(model_dir: str | Path, dictionary: str | None = None) -> TextTokenizer:
-    """Load the tokenizer of a model directory; ``dictionary`` overrides a Japanese model's."""
+def load_tokenizer(
+    model_dir: str | Path, dictionary: str | None = None, language: Language = Language.EN
+) -> TextTokenizer:
+    """Load the tokenizer of a model directory; ``dictionary`` overrides a Japanese model's.
+
+    ``language`` is the model's (``ModelDir.language``) for tokenizers that do not say it
+    themselves: tokenizer.json and vocab.txt serve either language; a MeCab one is Japanese.
+    """
     model_dir = Path(model_dir)
     config_path = model_dir / "tokenizer_config.json"
     config = read_tokenizer_config(model_dir)
@@ -227,9 +250,11 @@ def load_tokenizer(model_dir: str | Path, dictionary: str | None = None) -> Text
             tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         except Exception as exc:  # tokenizers raises plain Exception on a bad file
             raise ModelLoadError(f"Cannot load {model_dir / 'tokenizer.json'}: {exc}") from exc
-        return TextTokenizer(tok, Language.EN)
+        unigram = isinstance(tok.model, Unigram)
+        kind = TokenizerKind.SENTENCEPIECE if unigram else TokenizerKind.WORDPIECE
+        return TextTokenizer(tok, kind, language)
     if (model_dir / "vocab.txt").exists():
-        return bert_tokenizer(str(model_dir / "vocab.txt"), config)
+        return bert_tokenizer(str(model_dir / "vocab.txt"), config, language)
     raise ModelLoadError(
         f"{model_dir} has no tokenizer: expected tokenizer.json, or vocab.txt with "
         "tokenizer_config.json."

@@ -28,7 +28,8 @@ def service(tmp_path_factory, en_qa_dir) -> DemoService:
 
 
 def test_controls_are_named_as_the_adapter_parameters():
-    assert [f.name for f in fields(Controls)] == list(inspect.signature(make_request).parameters)
+    params = list(inspect.signature(make_request).parameters)
+    assert [f.name for f in fields(Controls)] == [p for p in params if p != "needs_question"]
     assert set(ANSWER_OUTPUTS) == {f.name for f in fields(handlers.AnswerView)}
 
 
@@ -81,7 +82,7 @@ def test_unsupported_precision_is_one_line(service):
     if not missing:
         pytest.skip("this CPU supports BF16 and FP16")
     with pytest.raises(QADemoError) as info:
-        service.answer("Who?", EN_CONTEXT, Settings(precision=missing[0]))
+        service.answer(make_request("Who?", EN_CONTEXT, precision=missing[0]))
     msg = error_message(info.value, "en")
     assert msg.startswith(f"{missing[0].value} is not supported on CPU") and "\n" not in msg
     assert "it supports FP32" in msg
@@ -89,7 +90,7 @@ def test_unsupported_precision_is_one_line(service):
 
 def test_compare_view_has_executed_precision_per_row(service):
     req = make_request("Who wrote it?", EN_CONTEXT, model="en-qa")
-    view = handlers.on_compare(service, req.question, req.context, req.settings, req.options)
+    view = handlers.on_compare(service, req)
     frame, chart = view["compare"], view["compare_plot"]
     assert {"device", "precision", "chosen", "executed", "answer"} <= set(frame.columns)
     assert len(chart) == len(frame) and (frame["executed"] != "").all()

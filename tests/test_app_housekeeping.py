@@ -15,7 +15,7 @@ from qa_demo.app import handlers, view
 from qa_demo.app.downloads import MAX_RUN_FILES, RunFiles
 from qa_demo.app.handlers import make_request
 from qa_demo.app.registry import ModelRegistry
-from qa_demo.app.service import DemoService, Settings
+from qa_demo.app.service import DemoService
 
 EN_CONTEXT = "Ada Lovelace wrote the report in London in 1843. Tokyo station opened in 1914."
 QUESTION = "Who wrote the report?"
@@ -91,9 +91,7 @@ def test_int8_only_ner_fallback_is_said_once_a_session(int8_service, tmp_path, m
     seen: tuple[str, ...] = ()
     summaries = []
     for _ in range(3):
-        view, seen = handlers.on_answer(
-            int8_service, req.question, req.context, req.settings, req.options, seen, files
-        )
+        view, seen = handlers.on_answer(int8_service, req, seen, files)
         summaries.append(view.summary)
     note = "en-ner has no FP32 model; using INT8."
     assert toasts == [note]  # once, not on every answer
@@ -101,12 +99,12 @@ def test_int8_only_ner_fallback_is_said_once_a_session(int8_service, tmp_path, m
     assert all("**NER** on CPU: INT8" in s for s in summaries)
     assert len(list(tmp_path.iterdir())) == 2
     # Another session (a fresh state) is told again.
-    handlers.on_answer(int8_service, req.question, req.context, req.settings, req.options)
+    handlers.on_answer(int8_service, req)
     assert toasts == [note, note]
 
 
 def test_auto_on_an_int8_only_model_is_no_fallback(int8_service):
-    run = int8_service.answer(QUESTION, EN_CONTEXT, Settings())
+    run = int8_service.answer(make_request(QUESTION, EN_CONTEXT))
     assert run.notes == ()
     ner = next(s for s in run.stages if s.pipeline == "NER")
     assert ner.precision.requested == "AUTO" and ner.precision.chosen.startswith("INT8")
@@ -116,7 +114,7 @@ def test_auto_on_an_int8_only_model_is_no_fallback(int8_service):
 def test_missing_accelerator_falls_back_to_cpu_with_a_note(int8_service):
     if int8_service.registry.has_device("GPU"):
         pytest.skip("this machine has a GPU")
-    run = int8_service.answer(QUESTION, EN_CONTEXT, Settings(device="GPU"))
-    assert run.notes == ("GPU is not available on this machine; running on CPU.",)
+    run = int8_service.answer(make_request(QUESTION, EN_CONTEXT, device="GPU"))
+    assert view.notes(run) == ["GPU is not available on this machine; running on CPU."]
     assert all(s.device.startswith("CPU") for s in run.stages)
     assert view.summary(run).count("GPU is not available") == 1  # said once, not per pipeline

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from qa_demo.app import handlers
+from qa_demo.app import handlers, view
 from qa_demo.app.downloads import RunFiles
 from qa_demo.app.handlers import Api, make_request
 from qa_demo.app.registry import ModelRegistry
-from qa_demo.app.service import DemoService, Settings
+from qa_demo.app.service import DemoService
 from qa_demo.runtime import Engine
 
 EN_CONTEXT = "Ada Lovelace wrote the report in London in 1843."
@@ -37,8 +37,7 @@ def test_an_unusable_cache_is_said_once_a_session_and_on_every_summary(
     seen: tuple[str, ...] = ()
     summaries = []
     for _ in range(3):
-        view, seen = handlers.on_answer(
-            service, req.question, req.context, req.settings, req.options, seen,
+        view, seen = handlers.on_answer(service, req, seen,
             RunFiles(tmp_path, limit=2),
         )  # fmt: skip
         summaries.append(view.summary)
@@ -46,13 +45,13 @@ def test_an_unusable_cache_is_said_once_a_session_and_on_every_summary(
     assert len(cache_notes) == 1 and "not writable" in cache_notes[0]
     assert all("compile cache" in s for s in summaries)
     # A new session is told again.
-    handlers.on_answer(service, req.question, req.context, req.settings, req.options)
+    handlers.on_answer(service, req)
     assert len([t for t in toasts if "compile cache" in t]) == 2
 
 
 def test_engine_notes_in_the_ui_language_and_the_api(service):
-    run = service.answer("誰が会見を開きましたか？", JA_CONTEXT, Settings(language="ja"))
-    assert any(n.startswith("実行環境の注意:") and "compile cache" in n for n in run.notes)
+    run = service.answer(make_request("誰が会見を開きましたか？", JA_CONTEXT, language="ja"))
+    assert any(n.startswith("実行環境の注意:") and "compile cache" in n for n in view.notes(run))
     api = Api(service)
     assert any("compile cache" in n for n in api.answer("Who?", EN_CONTEXT)["notes"])
     assert any("compile cache" in n for n in api.ner(EN_CONTEXT)["notes"])

@@ -11,10 +11,11 @@ from __future__ import annotations
 import pytest
 from browser import launch_browser, needs_chromium, open_app, wait_until
 
+from qa_demo.app.handlers import make_request
 from qa_demo.app.layout import build_ui
 from qa_demo.app.registry import ModelRegistry
 from qa_demo.app.serve import launch
-from qa_demo.app.service import DemoService, Settings
+from qa_demo.app.service import DemoService
 from qa_demo.tools.loadtest import free_port
 
 SCRIPT = "<script>window.__xss=1</script>"
@@ -37,8 +38,8 @@ def app_url(tmp_path_factory, en_qa_dir, en_ner_dir):
     service = DemoService(ModelRegistry(root))
     # Compile every model and precision the page will use before the browser asks, so the waits
     # below measure rendering, not a first compile on a loaded machine.
-    service.answer(QUESTION, CONTEXT, Settings())
-    service.compare(QUESTION, CONTEXT, Settings())
+    service.answer(make_request(QUESTION, CONTEXT))
+    service.compare(make_request(QUESTION, CONTEXT))
     demo = build_ui(service)
     port = free_port()
     launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from qa_demo.app import view
+from qa_demo.app.handlers import make_request
 from qa_demo.app.registry import ModelRegistry
-from qa_demo.app.service import DemoService, Settings
+from qa_demo.app.service import DemoService
 from qa_demo.errors import NonFiniteOutputError
 from qa_demo.options import Precision
 from qa_demo.runtime import Engine
@@ -51,12 +52,12 @@ def nan_service(tmp_path, en_qa_dir, en_ner_dir, monkeypatch) -> DemoService:
 
 
 def test_non_finite_logits_fall_back_to_fp32_once_and_say_so(nan_service):
-    run = nan_service.answer("Who wrote the report?", EN_CONTEXT, Settings(precision="INT8"))
+    run = nan_service.answer(make_request("Who wrote the report?", EN_CONTEXT, precision="INT8"))
     assert run.qa.precision.chosen == "FP32"
     best = run.qa.best
     assert best is not None and best.text == EN_CONTEXT[best.start : best.end]
-    said = [n for n in run.notes if "NaN" in n]
-    assert len(said) == 1, run.notes  # the fixture's en-ner has no INT8 IR: it ran FP32
+    said = [n for n in view.notes(run) if "NaN" in n]
+    assert len(said) == 1, said  # the fixture's en-ner has no INT8 IR: it ran FP32
     assert "answered at FP32 instead" in said[0] and "INT8" in said[0]
     assert "NaN" in view.summary(run)
 
@@ -73,4 +74,4 @@ def test_non_finite_logits_at_fp32_are_one_clear_error(nan_service, monkeypatch)
 
     monkeypatch.setattr(registry, "pipeline", always_nan)
     with pytest.raises(NonFiniteOutputError, match="non-finite"):
-        nan_service.answer("Who wrote it?", EN_CONTEXT, Settings(precision="FP32"))
+        nan_service.answer(make_request("Who wrote it?", EN_CONTEXT, precision="FP32"))

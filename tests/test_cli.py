@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,7 +37,8 @@ def test_tokenize_json_contract(capsys, ja_qa_dir):
     )
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"morphemes", "tokens"}
+    assert set(data) == {"language", "tokenizer", "dictionary", "morphemes", "tokens"}
+    assert (data["language"], data["tokenizer"]) == ("ja", "mecab-wordpiece")
     for m in data["morphemes"]:
         assert set(m) == {"surface", "pos", "start", "end"}
     assert data["morphemes"][0]["surface"] == "アップル"
@@ -45,6 +47,23 @@ def test_tokenize_json_contract(capsys, ja_qa_dir):
     assert all(set(t) == {"piece", "id", "start", "end"} for t in tokens)
     assert tokens[0] == {"piece": "[CLS]", "id": tokens[0]["id"], "start": None, "end": None}
     assert tokens[-1]["start"] is None and tokens[-1]["piece"] == "[SEP]"
+
+
+SHIPPED_JA_QA = Path(__file__).resolve().parents[1] / "models" / "ja-qa"
+
+
+@pytest.mark.skipif(not SHIPPED_JA_QA.exists(), reason="the shipped ja-qa is absent")
+def test_regression_tokenize_sentencepiece_ja_qa_lists_mecab_morphemes(capsys):
+    # The shipped ja-qa's tokenizer.json (SentencePiece) was taken for English: `qa-demo
+    # tokenize --model models/ja-qa`, the README's example, listed whitespace "words".
+    text = "東京都に住んでいます。"
+    code, out, _ = run(capsys, "tokenize", "--model", str(SHIPPED_JA_QA), "--text", text, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["language"], data["tokenizer"]) == ("ja", "sentencepiece")
+    surfaces = [m["surface"] for m in data["morphemes"]]
+    assert surfaces[:2] == ["東京", "都"] and len(surfaces) > 4
+    assert all(m["pos"] for m in data["morphemes"])  # MeCab's parts of speech
 
 
 def test_ask_json_contract(capsys, en_qa_dir):

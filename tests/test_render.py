@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from qa_demo.app import render
+from qa_demo.app.messages import Note
+from qa_demo.app.service import Stage
 from qa_demo.tokenization import Encoded
 from qa_demo.types import (
     Answer,
@@ -150,8 +152,8 @@ def test_probability_frame_covers_context_tokens_only():
 
 def test_timing_rows_and_frame_keep_compile_apart():
     stages = [
-        render.StageTimes("QA", Timings(1.0, 2.0, 3.0, 4.0, compile=120.0), 120.0, "CPU"),
-        render.StageTimes("NER", Timings(0.5, 0.5, 1.0, 0.5), 80.0, "CPU"),
+        Stage("QA", Timings(1.0, 2.0, 3.0, 4.0, compile=120.0), 120.0, "CPU"),
+        Stage("NER", Timings(0.5, 0.5, 1.0, 0.5), 80.0, "CPU"),
     ]
     rows = render.timing_rows(stages)
     assert rows[0][5] == 10.0 and rows[0][6] == 120.0 and rows[0][7] == "yes"
@@ -189,8 +191,14 @@ INFO_AUTO = PrecisionInfo("AUTO", "INT8 (static)", "int8 matmuls (brgemm), f32 r
 INFO_FP32 = PrecisionInfo("FP32", "FP32", "f32", "FP32 as asked")
 
 
+def _note(text: str) -> Note:
+    """A note whose English text is ``text``."""
+    return Note.of("engine_note", note=text)
+
+
 def _stage(name="QA", info=INFO_AUTO, notes=()):
-    return render.StageTimes(name, Timings(1.0, 2.0, 3.0, 4.0), 50.0, "CPU", info, notes)
+    notes = tuple(_note(n) for n in notes)
+    return Stage(name, Timings(1.0, 2.0, 3.0, 4.0), 50.0, "CPU", info, notes)
 
 
 def test_precision_text_shows_chosen_and_executed():
@@ -202,9 +210,9 @@ def test_precision_text_shows_chosen_and_executed():
 
 
 def test_stage_line_gives_autos_reason_and_the_fallback():
-    line = render.stage_line(_stage())
+    line = render.stage_line(_stage(), "en")
     assert "AUTO → INT8 (static), executed: int8 matmuls" in line and "— fastest" in line
-    plain = render.stage_line(_stage(info=INFO_FP32, notes=("en-ner has no FP32 model",)))
+    plain = render.stage_line(_stage(info=INFO_FP32, notes=("en-ner has no FP32 model",)), "en")
     assert "as asked" not in plain  # only AUTO's reason is worth a line
     assert "⚠ en-ner has no FP32 model" in plain
 
@@ -213,7 +221,13 @@ def test_answer_summary_escapes_user_text_and_says_each_note_once():
     best = Answer("<img src=x onerror=alert(1)> *bold* [link](x)", 0, 40, 0.5)
     note = "x has no INT8 model; using FP32."
     md = render.answer_summary(
-        best, "en<qa>", None, 0, "en", [_stage(notes=(note,))], (note, "No NER model.")
+        best,
+        "en<qa>",
+        None,
+        0,
+        "en",
+        [_stage(notes=(note,))],
+        (_note(note), _note("No NER model.")),
     )
     assert "<img" not in md and "&lt;img" in md
     assert "\\*bold\\*" in md and "\\[link\\]" in md  # Markdown is shown, not applied
@@ -224,7 +238,7 @@ def test_answer_summary_escapes_user_text_and_says_each_note_once():
 def test_a_note_of_every_pipeline_is_said_once():
     note = "GPU is not available on this machine; running on CPU."
     stages = [_stage("QA", notes=(note,)), _stage("NER", INFO_FP32, notes=(note, "ner only"))]
-    md = render.answer_summary(None, "qa", "ner", 0, "en", stages, (note,))
+    md = render.answer_summary(None, "qa", "ner", 0, "en", stages, (_note(note),))
     assert md.count(note) == 1 and md.endswith(f"⚠ {render.escape(note)}")
     assert "**NER** on CPU: FP32, executed: f32 · ⚠ ner only" in md
 

@@ -11,19 +11,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, QADemoError
+from ..inputs import MAX_QUESTION_CHARS, check_text
 from ..options import Precision
 from ..qa import QAOptions
-from ..types import Task
-from . import render
+from ..segment import detect_language
+from ..types import Language, Task
+from . import render, view
 from .downloads import RunFiles, run_files
 from .messages import error_message, message, ui_language
 from .registry import AUTO, HUB_PREFIX, ModelRegistry
-from .service import DemoService, Settings, unseen
-from .view import AnswerView, answer_json, answer_view
+from .service import DemoService, Request, Settings, unseen
+from .view import AnswerView
 
 #: The UI's defaults for the QA options (top_k 5 shows an n-best list).
 DEFAULT_TOP_K = 5
@@ -96,16 +97,6 @@ def text_value(name: str, value: Any) -> str:
 
 
 # -- the one adapter ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Request:
-    """One request: the texts, the Settings and the QAOptions."""
-
-    question: str
-    context: str
-    settings: Settings
-    options: QAOptions
-
-
 def make_request(
     question: str | None = "",
     context: str | None = "",
@@ -120,11 +111,18 @@ def make_request(
     doc_stride: Any = DEFAULT_DOC_STRIDE,
     max_seq_len: Any = DEFAULT_MAX_SEQ_LEN,
     null_threshold: Any = None,
+    needs_question: bool = True,
 ) -> Request:
-    """Raw values (components, API arguments) -> Request; bad ones are one gr.Error."""
+    """Raw values (components, API arguments) -> one resolved Request; bad ones are one
+    gr.Error in the UI language. The texts are checked and the language detected here, once."""
     text = context if isinstance(context, str) else ""
-    with user_errors(ui_language(language if isinstance(language, str) else AUTO, text)):
+    picked = language if isinstance(language, str) else AUTO
+    detected = detect_language(text) if picked not in ("ja", "en") else Language(picked)
+    with user_errors(ui_language(picked, detected)):
         question, context = text_value("question", question), text_value("context", context)
+        if needs_question:
+            check_text(question, "question", MAX_QUESTION_CHARS)
+        check_text(context, "context" if needs_question else "text")
         options = QAOptions(
             top_k=whole_number("top_k", top_k),
             max_answer_len=_answer_len(whole_number("max_answer_len", max_answer_len)),
@@ -134,40 +132,35 @@ def make_request(
         )
         choices = [model, ner_model, language, device, precision, dictionary]
         names = ["model", "ner_model", "language", "device", "precision", "dictionary"]
-        picked = [text_value(n, v) for n, v in zip(names, choices, strict=True)]
+        picked_values = [text_value(n, v) for n, v in zip(names, choices, strict=True)]
         defaults = [AUTO, AUTO, AUTO, "CPU", Precision.AUTO, AUTO]
-        settings = Settings(*(p or d for p, d in zip(picked, defaults, strict=True)))
-    return Request(question, context, settings, options)
+        settings = Settings(*(p or d for p, d in zip(picked_values, defaults, strict=True)))
+    return Request(question, context, detected, settings, options)
 
 
 # -- answer ------------------------------------------------------------------------------------
 def on_answer(
     service: DemoService,
-    question: str,
-    context: str,
-    settings: Settings,
-    options: QAOptions,
+    req: Request,
     seen: tuple[str, ...] = (),
     files: RunFiles | None = None,
 ) -> tuple[AnswerView, tuple[str, ...]]:
     """Answer; a note (a fallback) is a toast once per session, then only on the summary."""
-    with user_errors(ui_language(settings.language, context)):
-        run = service.answer(question, context, settings, options)
-    new, seen = unseen(run.notes, seen)
+    with user_errors(req.ui):
+        run = service.answer(req)
+    new, seen = unseen(view.notes(run), seen)
     for note in new:
         toast(note)
-    return answer_view(run, files or run_files()), seen
+    return view.answer_view(run, files or run_files()), seen
 
 
 # -- compare -----------------------------------------------------------------------------------
-def on_compare(
-    service: DemoService, question: str, context: str, settings: Settings, options: QAOptions
-) -> dict[str, Any]:
+def on_compare(service: DemoService, req: Request) -> dict[str, Any]:
     """Every device × supported precision: the table (with executed precision) and a chart."""
     import pandas as pd
 
-    with user_errors(ui_language(settings.language, context)):
-        rows = service.compare(question, context, settings, options)
+    with user_errors(req.ui):
+        rows = service.compare(req)
     axis = "device × precision"
     chart = [(f"{r['device']}/{r['precision']}", r.get("infer ms") or 0.0) for r in rows]
     return {
@@ -261,6 +254,7 @@ class Api:
         max_answer_len: int = DEFAULT_MAX_ANSWER_LEN,
         doc_stride: int = DEFAULT_DOC_STRIDE,
         max_seq_len: int = DEFAULT_MAX_SEQ_LEN,
+        null_threshold: float | None = None,
     ) -> dict:
         """Answer a question about a context: answers, entities, tokens, timings, precision."""
         req = make_request(
@@ -276,10 +270,10 @@ class Api:
             max_answer_len,
             doc_stride,
             max_seq_len,
+            null_threshold,
         )
-        with user_errors(ui_language(req.settings.language, req.context)):
-            run = self.service.answer(req.question, req.context, req.settings, req.options)
-        return answer_json(run)
+        with user_errors(req.ui):
+            return view.answer_json(self.service.answer(req))
 
     def ner(
         self,
@@ -291,15 +285,18 @@ class Api:
         dictionary: str = AUTO,
     ) -> dict:
         """Tag named entities: entities, per-token tags with offsets, timings, precision."""
-        req = make_request("", text, AUTO, model, language, device, precision, dictionary)
-        with user_errors(ui_language(req.settings.language, req.context)):
-            found, result, notes = self.service.ner(req.context, req.settings)
-        return {"model": found.name, **result.to_json(), "notes": list(notes)}
+        req = make_request(
+            "", text, AUTO, model, language, device, precision, dictionary, needs_question=False
+        )
+        with user_errors(req.ui):
+            return view.ner_json(self.service.ner(req))
 
     def tokenize(
         self, text: str, model: str = AUTO, language: str = AUTO, dictionary: str = AUTO
     ) -> dict:
-        """Morphemes and WordPiece tokens of a text, with offsets into it."""
-        req = make_request("", text, model, AUTO, language, dictionary=dictionary)
-        with user_errors(ui_language(req.settings.language, req.context)):
-            return self.service.tokenize(req.context, req.settings)
+        """Morphemes and tokens of a text, with offsets into it."""
+        req = make_request(
+            "", text, model, AUTO, language, dictionary=dictionary, needs_question=False
+        )
+        with user_errors(req.ui):
+            return view.tokenize_json(self.service.tokenize(req))

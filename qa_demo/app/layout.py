@@ -16,10 +16,10 @@ from ..options import Precision
 from ..types import Task
 from . import handlers, render
 from .downloads import run_files
-from .handlers import Request, make_request
+from .handlers import make_request
 from .registry import AUTO, ModelRegistry
 from .serve import QUEUE_MAX_SIZE, Example, concurrency_limit
-from .service import DemoService
+from .service import DemoService, Request
 
 INTRO = """\
 ## qa-demo — 日本語・英語の抽出型質問応答と固有表現抽出 / Japanese & English extractive QA + NER
@@ -241,16 +241,11 @@ def _wire_requests(gr, service: DemoService, controls: Controls, parts: dict, ou
 
     def answer(values: dict) -> dict:
         req = controls.read(values)
-        view, now_seen = handlers.on_answer(
-            service, req.question, req.context, req.settings, req.options, values[seen], files
-        )
+        view, now_seen = handlers.on_answer(service, req, values[seen], files)
         return {**outs.fill(view), seen: now_seen}
 
     def compare(values: dict) -> dict:
-        req = controls.read(values)
-        return outs.fill(
-            handlers.on_compare(service, req.question, req.context, req.settings, req.options)
-        )
+        return outs.fill(handlers.on_compare(service, controls.read(values)))
 
     inputs = controls.components() | {seen}
     answer_outs = [*outs.of(*ANSWER_OUTPUTS), seen]

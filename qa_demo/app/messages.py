@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from ..errors import DeviceError, InputError, MissingDependencyError, ModelLoadError, QADemoError
-from ..inputs import MAX_TEXT_CHARS, is_invisible
+from dataclasses import dataclass
+
+from ..errors import (
+    DeviceError,
+    InputError,
+    MissingDependencyError,
+    ModelLoadError,
+    QADemoError,
+    TextError,
+)
+from ..types import Language
 
 MESSAGES: dict[str, dict[str, str]] = {
     "empty_context": {
@@ -92,10 +101,48 @@ def message(key: str, lang: str, **kw) -> str:
     return table.get(lang, table["en"]).format(**kw)
 
 
+@dataclass(frozen=True)
+class Note:
+    """Something the user should hear about a run (a fallback, a missing NER model), kept as
+    a message key and its fields: the edge says it in the UI language (``text``)."""
+
+    key: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, key: str, **fields: object) -> Note:
+        return cls(key, tuple((k, str(v)) for k, v in fields.items()))
+
+    def text(self, lang: str) -> str:
+        fields = dict(self.fields)
+        if "language" in fields:  # a language code, named in the UI language
+            fields["language"] = LANGUAGE_NAMES[lang].get(fields["language"], fields["language"])
+        return message(self.key, lang, **fields)
+
+
+class AppError(InputError):
+    """A request the app cannot serve as asked (no model for the language, a model not yet
+    downloaded): a message key and its fields, translated at the edge like every error."""
+
+    def __init__(self, key: str, **fields: object) -> None:
+        self.note = Note.of(key, **fields)
+        super().__init__(self.note.text("en"))
+
+
+#: TextError.problem -> the message key that says it (an empty text is asked for by name).
+TEXT_PROBLEMS = {"too_long": "too_long", "invisible": "invisible", "not_text": "input"}
+
+
 def error_message(exc: QADemoError, lang: str) -> str:
-    """One clear sentence for a QADemoError, in the UI language."""
-    if isinstance(exc, UserMessage):
-        return str(exc)
+    """One clear sentence for a QADemoError, in the UI language: the only translation of
+    errors, done at the edge (handlers.user_errors)."""
+    if isinstance(exc, AppError):
+        return exc.note.text(lang)
+    if isinstance(exc, TextError):
+        if exc.problem == "empty":
+            return message(f"empty_{exc.what}", lang)
+        what = {"what": exc.what, "what_ja": WHAT_JA.get(exc.what, exc.what), "detail": str(exc)}
+        return message(TEXT_PROBLEMS[exc.problem], lang, **what, **exc.details)
     if isinstance(exc, MissingDependencyError):
         key = "missing"
     elif isinstance(exc, DeviceError):
@@ -109,27 +156,8 @@ def error_message(exc: QADemoError, lang: str) -> str:
     return message(key, lang, detail=str(exc))
 
 
-class UserMessage(InputError):
-    """An input problem whose message is already written in the UI language."""
-
-
-def ui_language(choice: str, text: str = "") -> str:
-    """The language for messages: the one picked, or the one the text is written in."""
+def ui_language(choice: str, language: Language | None = None) -> str:
+    """The language for messages: the one picked, else the language of the text."""
     if choice in ("ja", "en"):
         return choice
-    from ..segment import detect_language
-
-    return detect_language(text).value if text.strip() else "en"
-
-
-def check_input(text: str | None, what: str, lang: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """The UI's own input check, so that the message is in the UI language."""
-    if text is None or not str(text).strip():
-        raise UserMessage(message(f"empty_{what}", lang))
-    if len(text) > limit:
-        raise UserMessage(
-            message("too_long", lang, what=what, what_ja=WHAT_JA[what], n=len(text), limit=limit)
-        )
-    if is_invisible(text):
-        raise UserMessage(message("invisible", lang, what=what, what_ja=WHAT_JA[what]))
-    return text
+    return language.value if language is not None else "en"

@@ -10,10 +10,10 @@ from pathlib import Path
 from ..errors import ModelLoadError, QADemoError
 from ..model_dir import ModelDir, discover_models
 from ..options import Precision
-from ..precision import DeviceCaps
+from ..precision import DeviceCaps, device_kind
 from ..types import Language, Task
 from .catalog import CATALOG, CatalogEntry, fetch, find_entry
-from .messages import LANGUAGE_NAMES, UserMessage, message
+from .messages import AppError
 
 AUTO = "auto"
 HUB_PREFIX = "hub:"
@@ -91,8 +91,7 @@ class ModelRegistry:
 
     def has_device(self, device: str) -> bool:
         """Whether ``device`` (GPU, GPU.1, NPU, ...) is on this machine, AUTO included."""
-        base = device.strip().upper().split(":", 1)[0].split(".", 1)[0]
-        return base in {d.split(".", 1)[0] for d in self.devices()}
+        return device_kind(device) in {device_kind(d) for d in self.devices()}
 
     def dictionaries(self) -> list[str]:
         from ..segment import available_dictionaries
@@ -104,19 +103,13 @@ class ModelRegistry:
         return self._models.get(name) if name else None
 
     # -- resolving a choice -------------------------------------------------------------------
-    def model(self, name: str, task: Task, language: Language, lang: str = "en") -> ModelDir:
+    def model(self, name: str, task: Task, language: Language) -> ModelDir:
         """The model directory for a dropdown value ("auto", a local name or "hub:<id>")."""
         if name in (None, "", AUTO):
             candidates = self.models(task, language) or self.models(task)
             if not candidates:
-                raise UserMessage(
-                    message(
-                        "no_model",
-                        lang,
-                        task=task.value.upper(),
-                        language=LANGUAGE_NAMES[lang][language.value],
-                        root=self.root,
-                    )
+                raise AppError(
+                    "no_model", task=task.value.upper(), language=language.value, root=self.root
                 )
             return candidates[0]
         if name.startswith(HUB_PREFIX):
@@ -127,13 +120,8 @@ class ModelRegistry:
                 )
             if entry.dir_name in self._models:
                 return self._models[entry.dir_name]
-            raise UserMessage(
-                message(
-                    "not_downloaded",
-                    lang,
-                    hub_id=entry.hub_id,
-                    command=entry.export_command(self.root),
-                )
+            raise AppError(
+                "not_downloaded", hub_id=entry.hub_id, command=entry.export_command(self.root)
             )
         if name not in self._models:
             known = ", ".join(self._models) or "none"

@@ -12,12 +12,17 @@ import unicodedata
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..decode import CLS_INDEX, OUTSIDE, softmax, split_tag
 from ..tokenization import Encoded
-from ..types import Answer, Entity, Morpheme, PrecisionInfo, TaggedToken, Timings, Window
+from ..types import Answer, Entity, Morpheme, PrecisionInfo, TaggedToken, Window
+
+if TYPE_CHECKING:
+    from .messages import Note
+    from .service import Stage
 
 #: The highlight label of the answer span. Entities keep their own labels; where the two
 #: overlap the label is "ANSWER+<entity>", so both stay visible in one view.
@@ -245,20 +250,7 @@ TIMING_COLUMNS = ["pipeline", "segment", "tokenize", "infer", "postprocess", "to
 # fmt: on
 
 
-@dataclass(frozen=True)
-class StageTimes:
-    """One pipeline in one request: timings, its one-off compile, where and how it ran."""
-
-    pipeline: str
-    timings: Timings
-    first_compile_ms: float  # what compiling this model took when it was first used
-    device: str  # the devices that actually ran it (what AUTO picked)
-    precision: PrecisionInfo | None = None  # asked for, chosen (and why), executed
-    #: Fallbacks the user did not ask for (another precision or device), in the UI language.
-    notes: tuple[str, ...] = ()
-
-
-def timing_rows(stages: Sequence[StageTimes]) -> list[list]:
+def timing_rows(stages: Sequence[Stage]) -> list[list]:
     rows = []
     for s in stages:
         t, p = s.timings, s.precision
@@ -280,7 +272,7 @@ def timing_rows(stages: Sequence[StageTimes]) -> list[list]:
     return rows
 
 
-def timing_frame(stages: Sequence[StageTimes]):
+def timing_frame(stages: Sequence[Stage]):
     """Long-form frame for a bar chart: steady-state stage times, compile kept out."""
     import pandas as pd
 
@@ -330,13 +322,14 @@ def precision_text(info: PrecisionInfo | None) -> str:
     return f"{chosen}, executed: {info.executed}"
 
 
-def stage_line(stage: StageTimes, skip: Collection[str] = ()) -> str:
+def stage_line(stage: Stage, lang: str, skip: Collection[str] = ()) -> str:
     """How one pipeline ran: device, chosen and executed precision, AUTO's reason, fallbacks."""
     info = stage.precision
     line = f"**{stage.pipeline}** on {escape(stage.device)}: {escape(precision_text(info))}"
     if info is not None and info.requested == "AUTO" and info.reason:
         line += f" — {escape(info.reason)}"
-    return line + "".join(f" · ⚠ {escape(n)}" for n in stage.notes if n not in skip)
+    notes = (n.text(lang) for n in stage.notes)
+    return line + "".join(f" · ⚠ {escape(n)}" for n in notes if n not in skip)
 
 
 def answer_headline(best: Answer | None) -> str:
@@ -354,25 +347,28 @@ def answer_summary(
     ner_model: str | None,
     n_entities: int,
     language: str,
-    stages: Sequence[StageTimes] = (),
-    notes: Sequence[str] = (),
+    stages: Sequence[Stage] = (),
+    notes: Sequence[Note] = (),
+    lang: str = "en",
 ) -> str:
     """The summary line of a run: the answer, the models, how each pipeline ran, and the
-    notes (fallbacks, a missing NER model) not already said on a pipeline's line."""
+    notes (fallbacks, a missing NER model) not already said on a pipeline's line, in the UI
+    language ``lang``."""
     lines = [
         answer_headline(best),
         f"QA: {escape(qa_model)} · NER: {escape(ner_model or '—')} · {n_entities} entities · "
         f"language {escape(language)}",
     ]
     # A note of one pipeline goes on its line; one of several (a device fallback) once, after.
-    counts = Counter(n for s in stages for n in dict.fromkeys(s.notes))
+    counts = Counter(n.text(lang) for s in stages for n in dict.fromkeys(s.notes))
     shared = {n for n, k in counts.items() if k > 1}
-    lines += [stage_line(s, shared) for s in stages]
+    lines += [stage_line(s, lang, shared) for s in stages]
+    notes = [n.text(lang) for n in notes]
     lines += [f"⚠ {escape(n)}" for n in dict.fromkeys([*notes, *shared]) if counts[n] != 1]
     return "  \n".join(lines)
 
 
-def timing_markdown(stages: Sequence[StageTimes]) -> str:
+def timing_markdown(stages: Sequence[Stage]) -> str:
     return "  \n".join(
         f"**{s.pipeline}**: ran on **{escape(s.device)}** ({escape(precision_text(s.precision))})"
         f" · steady-state {s.timings.total:.1f} ms · first compile {s.first_compile_ms:.0f} ms "

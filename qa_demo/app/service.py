@@ -1,27 +1,24 @@
-"""Requests (answer, ner, tokenize, compare) against a registry; no gradio here.
+"""Run a resolved request (answer, ner, tokenize, compare) against a registry; no gradio here.
 
-``Settings`` is what the user picked, parsed once into the project's enums; ``DemoService``
-resolves it (model, device, precision), runs the pipelines and returns plain dataclasses.
-A fallback the user did not ask for (another precision, CPU for a missing device) is a note on
-the run, in the UI language; the UI says it once per session and on the run's summary line.
+A ``Request`` arrives resolved and checked (``handlers.make_request``). The service picks the
+model, device and precision (a ``Selection``), runs the pipelines and returns a run: data only.
+A fallback the user did not ask for (another precision, CPU for a missing device) is a
+``Note`` on the run; the edge says it in the UI language. ``view`` turns a run into the page.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from ..errors import InputError, NonFiniteOutputError, QADemoError
-from ..inputs import MAX_QUESTION_CHARS
-from ..model_dir import ModelDir
 from ..options import Dictionary, Precision
-from ..precision import unsupported_message
-from ..qa import QAOptions
-from ..segment import morpheme_segmenter
-from ..types import Language, NERResult, QAResult, Task
-from . import render
-from .messages import UserMessage, check_input, message, ui_language
+from ..precision import device_kind, unsupported_message
+from ..qa import QAInput, QAOptions
+from ..tokenization import Encoded, TextTokenizer
+from ..types import Language, Morpheme, NERResult, PrecisionInfo, QAResult, Task, Timings
+from .messages import AppError, Note, ui_language
 from .registry import AUTO, ModelRegistry, Selection
 
 #: The device a missing accelerator falls back to.
@@ -59,42 +56,73 @@ class Settings:
         return self.ner_model in (AUTO, "", None)
 
 
-def has_precision(model: ModelDir, precision: Precision) -> bool:
-    """Whether ``model`` has the IR ``precision`` runs (BF16 and FP16 run the FP32 IR)."""
-    if precision is Precision.AUTO:
-        return True
-    return ("INT8" if precision is Precision.INT8 else "FP32") in model.precisions
-
-
 @dataclass(frozen=True)
-class AnswerRun:
-    """Everything one click of "Answer" produced."""
+class Request:
+    """One request, resolved once at the edge: texts checked, the text's language known
+    (picked, or detected once), the settings and QA options parsed."""
 
     question: str
     context: str
     language: Language
-    qa_model: ModelDir
-    qa: QAResult
-    tokens: tuple[render.TokenRow, ...]  # the context's, from the QA pipeline's own encoding
-    stages: tuple[render.StageTimes, ...]
-    ner_model: ModelDir | None = None
-    ner: NERResult | None = None
-    notes: tuple[str, ...] = ()  # fallbacks and a missing NER model, in the UI language
-    question_tokens: tuple[render.TokenRow, ...] = ()
+    settings: Settings
+    options: QAOptions
+
+    @property
+    def ui(self) -> str:
+        """The language messages are said in."""
+        return ui_language(self.settings.language, self.language)
 
 
 @dataclass(frozen=True)
-class _Tagged:
-    """The NER half of an answer: its model, result and stage, or only the notes why not."""
+class Stage:
+    """One pipeline in one request: timings, its one-off compile, where and how it ran."""
 
-    notes: tuple[str, ...]
-    model: ModelDir | None = None
-    result: NERResult | None = None
-    stage: render.StageTimes | None = None
+    pipeline: str
+    timings: Timings
+    first_compile_ms: float  # what compiling this model took when it was first used
+    device: str  # the devices that actually ran it (what AUTO picked)
+    precision: PrecisionInfo | None = None  # asked for, chosen (and why), executed
+    notes: tuple[Note, ...] = ()  # fallbacks the user did not ask for
+
+
+@dataclass(frozen=True)
+class AnswerRun:
+    """Everything one click of "Answer" produced; ``view`` is its only reader."""
+
+    request: Request
+    qa_model: object  # ModelDir
+    qa: QAResult
+    morphemes: tuple[tuple[Morpheme, ...], tuple[Morpheme, ...]]  # question's, context's
+    unk_id: int
+    stages: tuple[Stage, ...]
+    ner_model: object | None = None  # ModelDir
+    ner: NERResult | None = None
+    notes: tuple[Note, ...] = ()  # fallbacks, a missing NER model, engine notes
+
+    @property
+    def context(self) -> str:
+        return self.request.context
+
+
+@dataclass(frozen=True)
+class NERRun:
+    request: Request
+    model: object  # ModelDir
+    result: NERResult
+    notes: tuple[Note, ...]
+
+
+@dataclass(frozen=True)
+class TokenizeRun:
+    model: object  # ModelDir
+    text: str
+    tokenizer: TextTokenizer
+    encoding: Encoded
+    morphemes: tuple[Morpheme, ...]
 
 
 class DemoService:
-    """Runs requests against a registry; no gradio here."""
+    """Runs requests against a registry."""
 
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
@@ -103,233 +131,138 @@ class DemoService:
         self._tokenizers: dict[tuple[str, str | None], object] = {}
         self._tokenizers_lock = threading.Lock()
 
-    # -- resolving settings -------------------------------------------------------------------
-    def _language(self, settings: Settings, text: str) -> Language:
-        from ..segment import detect_language
-
-        if settings.language != AUTO:
-            return Language(settings.language)
-        return detect_language(text)
-
-    def _select(
-        self, task: Task, name: str, language: Language, settings: Settings, lang: str
-    ) -> tuple[Selection, tuple[str, ...]]:
+    # -- resolving a selection ----------------------------------------------------------------
+    def _select(self, task: Task, name: str, req: Request) -> tuple[Selection, tuple[Note, ...]]:
         """The model, device and precision to run, and the fallbacks that were needed."""
-        model = self.registry.model(name, task, language, lang)
-        notes: list[str] = []
-        device = self._device(settings.device, lang, notes)
-        precision = self._precision(model, device, settings.precision, lang, notes)
-        return Selection(model, device, precision, settings.dictionary_name), tuple(notes)
+        model = self.registry.model(name, task, req.language)
+        notes: list[Note] = []
+        device = self._device(req.settings.device, notes)
+        caps = self.registry.capabilities(device)
+        asked = req.settings.precision
+        if not caps.supports(asked):
+            raise AppError("unsupported_precision", detail=unsupported_message(asked, caps))
+        precision = asked
+        if not model.has_ir(asked):
+            precision = Precision.FP32 if asked is Precision.INT8 else Precision.INT8
+            notes.append(
+                Note.of("no_precision", model=model.name, precision=asked, fallback=precision)
+            )
+        sel = Selection(model, device, precision, req.settings.dictionary_name)
+        return sel, tuple(notes)
 
-    def _device(self, device: str, lang: str, notes: list[str]) -> str:
+    def _device(self, device: str, notes: list[Note]) -> str:
         """``device``, or CPU (with a note) for an accelerator this machine lacks."""
         device = (device or FALLBACK_DEVICE).strip().upper()
-        base = device.split(":", 1)[0].split(".", 1)[0]
-        if base in ACCELERATORS and not self.registry.has_device(device):
-            notes.append(message("no_device", lang, device=device, fallback=FALLBACK_DEVICE))
+        if device_kind(device) in ACCELERATORS and not self.registry.has_device(device):
+            notes.append(Note.of("no_device", device=device, fallback=FALLBACK_DEVICE))
             return FALLBACK_DEVICE
         return self.registry.engine.check_device(device)
 
-    def _precision(
-        self, model: ModelDir, device: str, asked: Precision, lang: str, notes: list[str]
-    ) -> Precision:
-        """``asked`` if the device supports it (else one clear line) and the model has its IR;
-        otherwise the precision the model has, with a note."""
-        caps = self.registry.capabilities(device)
-        if not caps.supports(asked):
-            detail = unsupported_message(asked, caps)
-            raise UserMessage(message("unsupported_precision", lang, detail=detail))
-        if has_precision(model, asked):
-            return asked
-        fallback = Precision.FP32 if asked is Precision.INT8 else Precision.INT8
-        notes.append(
-            message(
-                "no_precision",
-                lang,
-                model=model.name,
-                precision=asked.value,
-                fallback=fallback.value,
-            )
-        )
-        return fallback
-
-    def _run(
-        self,
-        task: Task,
-        sel: Selection,
-        call: Callable,
-        lang: str,
-        notes: tuple[str, ...],
-    ) -> tuple:
+    def _run(self, task: Task, sel: Selection, call: Callable, notes: tuple[Note, ...]) -> tuple:
         """(pipeline, call(pipeline), notes): once more at FP32, with a note, if the runtime
         returned NaN at a faster precision (a runtime fault, as on AMX in issue 20)."""
         pipeline = self.registry.pipeline(task, sel)
         try:
             return pipeline, call(pipeline), notes
         except NonFiniteOutputError:
-            fp32 = replace(sel, precision=Precision.FP32)
-            if pipeline.precision is Precision.FP32 or not has_precision(sel.model, Precision.FP32):
+            if pipeline.precision is Precision.FP32 or not sel.model.has_ir(Precision.FP32):
                 raise
-        note = message(
-            "non_finite",
-            lang,
-            model=sel.model.name,
-            precision=pipeline.choice.label,
-            device=sel.device,
+        note = Note.of(
+            "non_finite", model=sel.model.name, precision=pipeline.choice.label, device=sel.device
         )
-        pipeline = self.registry.pipeline(task, fp32)
+        pipeline = self.registry.pipeline(task, replace(sel, precision=Precision.FP32))
         return pipeline, call(pipeline), (*notes, note)
 
+    @staticmethod
+    def _stage(name: str, pipeline, result, notes: tuple[Note, ...]) -> Stage:
+        compiled = pipeline.compiled
+        return Stage(
+            name, result.timings, compiled.compile_ms, result.device, result.precision, notes
+        )
+
     # -- requests -----------------------------------------------------------------------------
-    def answer(
-        self, question: str, context: str, settings: Settings, options: QAOptions | None = None
-    ) -> AnswerRun:
-        """QA on the context, NER on it with a model of the same language, the token table."""
-        lang = ui_language(settings.language, context)
-        check_input(question, "question", lang, MAX_QUESTION_CHARS)
-        check_input(context, "context", lang)
-        language = self._language(settings, context)
-        sel, notes = self._select(Task.QA, settings.model, language, settings, lang)
-        overrides = asdict(options) if options else {}
+    def answer(self, req: Request) -> AnswerRun:
+        """QA on the context, NER on it with a model of the same language, the morphemes."""
+        sel, notes = self._select(Task.QA, req.settings.model, req)
+        inputs = QAInput(req.question, req.context)
         qa, result, notes = self._run(
-            Task.QA, sel, lambda qa: qa.ask(question, context, **overrides), lang, notes
+            Task.QA, sel, lambda qa: qa.answer(inputs, req.options), notes
         )
-        stage = render.StageTimes(
-            "QA", result.timings, qa.compiled.compile_ms, result.device, result.precision, notes
-        )
-        tagged = self._tag(context, settings, sel.model.language, lang)
-        question_rows, context_rows = self._token_rows(
-            qa.tokenizer, sel.model.language, question, context, result, tagged.result
-        )
+        stages = [self._stage("QA", qa, result, notes)]
+        ner = self._tag(req, sel.model.language)
+        if ner.result is not None:
+            stages.append(self._stage("NER", ner.pipeline, ner.result, ner.notes))
+        tok = qa.tokenizer
         return AnswerRun(
-            question=question,
-            context=context,
-            language=language,
+            request=req,
             qa_model=sel.model,
             qa=result,
-            tokens=context_rows,
-            stages=(stage, tagged.stage) if tagged.stage else (stage,),
-            ner_model=tagged.model,
-            ner=tagged.result,
-            notes=tuple(dict.fromkeys(notes + tagged.notes + self.engine_notes(lang))),
-            question_tokens=question_rows,
+            morphemes=(tuple(tok.morphemes(req.question)), tuple(tok.morphemes(req.context))),
+            unk_id=tok.unk_id,
+            stages=tuple(stages),
+            ner_model=ner.model,
+            ner=ner.result,
+            notes=tuple(dict.fromkeys(notes + ner.notes + self.engine_notes())),
         )
 
-    def _token_rows(
-        self,
-        tok,
-        lang: Language,
-        question: str,
-        context: str,
-        result: QAResult,
-        ner: NERResult | None,
-    ) -> tuple[tuple, tuple]:
-        """Question and context rows from the encodings the QA pipeline made (no second
-        tokenization), joined with morphemes and with the NER tags by offsets."""
-        segment = morpheme_segmenter(tok.dictionary, lang)
-        tags = ner.tokens if ner else ()
-        q_rows = render.token_rows(
-            question, result.question_encoding, segment(question), tok.unk_id, which="question"
-        )
-        c_rows = render.token_rows(
-            context, result.context_encoding, segment(context), tok.unk_id, tags
-        )
-        return tuple(q_rows), tuple(c_rows)
-
-    def _tag(self, context: str, settings: Settings, language: Language, lang: str) -> _Tagged:
+    def _tag(self, req: Request, language: Language) -> _Tagged:
         """NER beside QA; in "auto", no NER model of the QA model's language is a note."""
+        no_ner = _Tagged((Note.of("no_ner"),))
         try:
-            sel, notes = self._select(Task.NER, settings.ner_model, language, settings, lang)
-        except UserMessage:
-            if not settings.auto_ner:
+            sel, notes = self._select(Task.NER, req.settings.ner_model, req)
+        except AppError:
+            if not req.settings.auto_ner:
                 raise
-            return _Tagged((message("no_ner", lang),))
-        if settings.auto_ner and sel.model.language is not language:
-            return _Tagged((message("no_ner", lang),))
+            return no_ner
+        if req.settings.auto_ner and sel.model.language is not language:
+            return no_ner
         tagger, result, notes = self._run(
-            Task.NER, sel, lambda tagger: tagger.tag(context), lang, notes
+            Task.NER, sel, lambda tagger: tagger.tag_text(req.context), notes
         )
-        stage = render.StageTimes(
-            "NER",
-            result.timings,
-            tagger.compiled.compile_ms,
-            result.device,
-            result.precision,
-            notes,
+        return _Tagged(notes, sel.model, result, tagger)
+
+    def ner(self, req: Request) -> NERRun:
+        sel, notes = self._select(Task.NER, req.settings.ner_model, req)
+        _, result, notes = self._run(
+            Task.NER, sel, lambda tagger: tagger.tag_text(req.context), notes
         )
-        return _Tagged(notes, sel.model, result, stage)
+        return NERRun(req, sel.model, result, notes + self.engine_notes())
 
-    def ner(self, text: str, settings: Settings) -> tuple[ModelDir, NERResult, tuple[str, ...]]:
-        lang = ui_language(settings.language, text)
-        check_input(text, "text", lang)
-        language = self._language(settings, text)
-        sel, notes = self._select(Task.NER, settings.ner_model, language, settings, lang)
-        _, result, notes = self._run(Task.NER, sel, lambda tagger: tagger.tag(text), lang, notes)
-        return sel.model, result, notes + self.engine_notes(lang)
+    def engine_notes(self) -> tuple[Note, ...]:
+        """What the runtime had to work around (an unusable compile cache); read after the
+        run, since a compile adds them."""
+        return tuple(Note.of("engine_note", note=n) for n in self.registry.engine.notes)
 
-    def engine_notes(self, lang: str) -> tuple[str, ...]:
-        """What the runtime had to work around (an unusable compile cache), in the UI language;
-        read after the run, since a compile adds them."""
-        notes = getattr(self.registry.engine, "notes", None) or ()
-        return tuple(message("engine_note", lang, note=n) for n in notes)
-
-    def tokenize(self, text: str, settings: Settings) -> dict:
-        """Morphemes and WordPiece tokens of a text (no model runs, so this encodes once)."""
-        from ..tokenization import load_tokenizer
-
-        lang = ui_language(settings.language, text)
-        check_input(text, "text", lang)
-        language = self._language(settings, text)
-        model = self.registry.model(settings.model, Task.QA, language, lang)
-        dictionary = settings.dictionary_name if model.language is Language.JA else None
+    def tokenize(self, req: Request) -> TokenizeRun:
+        """Morphemes and tokens of a text (no model runs, so this encodes once)."""
+        model = self.registry.model(req.settings.model, Task.QA, req.language)
+        dictionary = req.settings.dictionary_name if model.language is Language.JA else None
         key = (str(model.path), dictionary or model.dictionary)
         with self._tokenizers_lock:
             if key not in self._tokenizers:
-                self._tokenizers[key] = load_tokenizer(*key)
+                self._tokenizers[key] = model.tokenizer(dictionary)
             tok = self._tokenizers[key]
-        morphemes = morpheme_segmenter(tok.dictionary, model.language)(text)
-        rows = render.token_rows(text, tok.encode(text), morphemes, tok.unk_id)
-        return {
-            "model": model.name,
-            "language": model.language.value,
-            "dictionary": tok.dictionary,
-            "morphemes": [
-                {"surface": m.surface, "pos": m.pos, "start": m.start, "end": m.end}
-                for m in morphemes
-            ],
-            "tokens": [r.to_json() for r in rows],
-        }
+        text = req.context
+        return TokenizeRun(model, text, tok, tok.encode(text), tuple(tok.morphemes(text)))
 
-    def compare(
-        self, question: str, context: str, settings: Settings, options: QAOptions | None = None
-    ) -> list[dict]:
+    def compare(self, req: Request) -> list[dict]:
         """The same question on every device × every precision it supports, FP32 first."""
-        lang = ui_language(settings.language, context)
-        check_input(question, "question", lang, MAX_QUESTION_CHARS)
-        check_input(context, "context", lang)
-        language = self._language(settings, context)
-        model = self.registry.model(settings.model, Task.QA, language, lang)
+        model = self.registry.model(req.settings.model, Task.QA, req.language)
+        dictionary = req.settings.dictionary_name
         return [
-            self._compare_row(
-                Selection(model, device, precision, settings.dictionary_name),
-                question,
-                context,
-                options,
-            )
+            self._compare_row(Selection(model, device, precision, dictionary), req)
             for device in self.registry.devices()
             for precision in self.registry.capabilities(device).supported()
         ]
 
-    def _compare_row(
-        self, sel: Selection, question: str, context: str, options: QAOptions | None
-    ) -> dict:
+    def _compare_row(self, sel: Selection, req: Request) -> dict:
         row = {"device": sel.device, "precision": sel.precision.value}
-        if not has_precision(sel.model, sel.precision):
+        if not sel.model.has_ir(sel.precision):
             what = "INT8" if sel.precision is Precision.INT8 else "FP32"
             return row | {"ran on": "", "answer": f"(no {what} IR in {sel.model.name})"}
         try:
             qa = self.registry.pipeline(Task.QA, sel)
-            result = qa.ask(question, context, **(asdict(options) if options else {}))
+            result = qa.answer(QAInput(req.question, req.context), req.options)
         except QADemoError as exc:  # one failing device must not hide the others
             return row | {"ran on": "", "answer": f"error: {exc}"}
         best, info = result.best, result.precision
@@ -343,6 +276,16 @@ class DemoService:
             "total ms": round(result.timings.total, 2),
             "first compile ms": round(qa.compiled.compile_ms, 1),
         }
+
+
+@dataclass(frozen=True)
+class _Tagged:
+    """The NER half of an answer: its model, result and pipeline, or only the notes why not."""
+
+    notes: tuple[Note, ...]
+    model: object | None = None
+    result: NERResult | None = None
+    pipeline: object | None = None
 
 
 def unseen(notes: Sequence[str], seen: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:

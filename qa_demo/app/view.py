@@ -11,7 +11,7 @@ from typing import Any
 
 from . import render
 from .downloads import RunFiles
-from .service import AnswerRun
+from .service import AnswerRun, NERRun, Stage, TokenizeRun
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,30 @@ def summary(run: AnswerRun) -> str:
         run.qa_model.name,
         run.ner_model.name if run.ner_model else None,
         len(run.ner.entities) if run.ner else 0,
-        run.language.value,
+        run.request.language.value,
         run.stages,
         run.notes,
+        run.request.ui,
     )
+
+
+def notes(run: AnswerRun | NERRun) -> list[str]:
+    """The run's notes in the UI language (toasts once a session, the API's "notes")."""
+    lang = run.request.ui
+    return [n.text(lang) for n in run.notes]
+
+
+def token_rows(run: AnswerRun) -> tuple[list[render.TokenRow], list[render.TokenRow]]:
+    """Question and context rows from the encodings the QA pipeline made (no second
+    tokenization), joined with morphemes and with the NER tags by offsets."""
+    req, qa = run.request, run.qa
+    q_morphemes, c_morphemes = run.morphemes
+    tags = run.ner.tokens if run.ner else ()
+    question = render.token_rows(
+        req.question, qa.question_encoding, q_morphemes, run.unk_id, which="question"
+    )
+    context = render.token_rows(req.context, qa.context_encoding, c_morphemes, run.unk_id, tags)
+    return question, context
 
 
 def answer_view(run: AnswerRun, files: RunFiles) -> AnswerView:
@@ -61,11 +81,12 @@ def answer_view(run: AnswerRun, files: RunFiles) -> AnswerView:
 
     segments = highlight(run)
     qa, win = run.qa, winner(run)
+    question_rows, context_rows = token_rows(run)
     return AnswerView(
         highlighted=gr.update(value=segments, color_map=render.color_map(segments)),
         summary=summary(run),
         nbest=render.nbest_rows(qa.answers),
-        tokens=render.token_table(run.question_tokens + run.tokens),
+        tokens=render.token_table(question_rows + context_rows),
         probs=render.probability_frame(qa.windows[win], qa.start_logits[win], qa.end_logits[win]),
         timings=render.timing_rows(run.stages),
         timing_plot=render.timing_frame(run.stages),
@@ -80,19 +101,20 @@ def answer_json(run: AnswerRun) -> dict:
     """Everything about one run as JSON-ready data: the API's answer and the download."""
     segments = render.segment_offsets(highlight(run))
     return run_record(run) | {
-        "language": run.language.value,
+        "language": run.request.language.value,
         "ner_model": run.ner_model.name if run.ner_model else None,
         "highlight": [{"start": s, "end": e, "label": lab} for s, e, lab in segments if lab],
-        "notes": list(run.notes),
+        "notes": notes(run),
     }
 
 
 def run_record(run: AnswerRun) -> dict:
     """Tokens, offsets, logits, timings and precision of one run."""
     qa, ner = run.qa, run.ner
+    question_rows, context_rows = token_rows(run)
     return {
         "model": run.qa_model.name,
-        "question": run.question,
+        "question": run.request.question,
         "context": run.context,
         "answers": [{**a.to_json(), "window": a.window} for a in qa.answers],
         "null_score": qa.null_score,
@@ -100,8 +122,8 @@ def run_record(run: AnswerRun) -> dict:
         "precision": qa.precision.to_json() if qa.precision else None,
         "ner_precision": ner.precision.to_json() if ner and ner.precision else None,
         "entities": [e.to_json() for e in ner.entities] if ner else [],
-        "tokens": [t.to_json() for t in run.tokens],
-        "question_tokens": [t.to_json() for t in run.question_tokens],
+        "tokens": [t.to_json() for t in context_rows],
+        "question_tokens": [t.to_json() for t in question_rows],
         "windows": [
             {
                 "index": w.index,
@@ -118,11 +140,31 @@ def run_record(run: AnswerRun) -> dict:
     }
 
 
-def stage_record(s: render.StageTimes) -> dict:
+def stage_record(s: Stage) -> dict:
     return {
         **s.timings.to_json(),
         "compile_this_request": round(s.timings.compile, 3),
         "first_compile": round(s.first_compile_ms, 3),
         "device": s.device,
         "precision": s.precision.to_json() if s.precision else None,
+    }
+
+
+def ner_json(run: NERRun) -> dict:
+    return {"model": run.model.name, **run.result.to_json(), "notes": notes(run)}
+
+
+def tokenize_json(run: TokenizeRun) -> dict:
+    tok = run.tokenizer
+    rows = render.token_rows(run.text, run.encoding, run.morphemes, tok.unk_id)
+    return {
+        "model": run.model.name,
+        "language": run.model.language.value,
+        "tokenizer": tok.kind.value,
+        "dictionary": tok.dictionary,
+        "morphemes": [
+            {"surface": m.surface, "pos": m.pos, "start": m.start, "end": m.end}
+            for m in run.morphemes
+        ],
+        "tokens": [r.to_json() for r in rows],
     }

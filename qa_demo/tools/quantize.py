@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..model_dir import INT8_FILES, load_model_dir
-from ..options import Int8Route
+from ..options import Int8Route, Precision
 from ..types import Task
 from .export import (
     CALIBRATION_WINDOW,
@@ -33,7 +33,7 @@ def quantize_dir(
     from .agreement import measure_agreement, record_agreement
 
     md = load_model_dir(model_dir)
-    fp32 = md.xml("FP32")
+    fp32 = md.xml(Precision.FP32)
     texts = calibration_texts(calibration, md.task, md.language.value, holdout)
     feeds = parity_feeds(md.path, texts, CALIBRATION_WINDOW)
     for route in routes:
