@@ -16,7 +16,7 @@ from .windows import STATIC_BUCKETS
 EXIT_USER_ERROR = 2
 #: Modules with an ``add_subcommands(subparsers)`` function: serve, eval, train, bench.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "qa_demo.tools.evaluate",
+    "qa_demo.tools.evaluate_cli",
     "qa_demo.tools.train.cli",
     "qa_demo.tools.train.pretrain_cli",
     "qa_demo.tools.train.limit_cli",

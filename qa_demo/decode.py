@@ -9,7 +9,6 @@ import numpy as np
 #: Index of [CLS] in a BERT window; its start/end probabilities form the "no answer" score.
 CLS_INDEX = 0
 OUTSIDE = "O"
-SCHEMES = ("BIO", "IOB2", "BIOES")
 
 
 def softmax(logits: np.ndarray, mask: np.ndarray | None = None, axis: int = -1) -> np.ndarray:

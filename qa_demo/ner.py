@@ -12,7 +12,7 @@ from .inputs import check_text
 from .options import Aggregation
 from .pipeline import Pipeline
 from .tokenization import Encoded
-from .types import ArrayEq, Entity, NERResult, TaggedToken, Task, Timings, Window
+from .types import ArrayEq, Entity, NERDecoded, NERResult, TaggedToken, Task, Window
 from .windows import build_windows
 
 #: The choices, for command lines; Aggregation is the vocabulary.
@@ -72,6 +72,7 @@ class EntityTagger(Pipeline):
     """``EntityTagger.load("models/ner").tag(text)`` -> NERResult."""
 
     task = Task.NER
+    result_type = NERResult
 
     def __init__(self, *args, options: NEROptions | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -125,9 +126,9 @@ class EntityTagger(Pipeline):
 
     def postprocess(
         self, text: str, prepared: NERPrepared, logits: list[np.ndarray], opts: NEROptions
-    ) -> NERResult:
+    ) -> NERDecoded:
         entities, tokens = self.decode(text, prepared.encoding, prepared.windows, logits, opts)
-        return NERResult(tuple(entities), tuple(tokens), Timings(), "", encoding=prepared.encoding)
+        return NERDecoded(tuple(entities), tuple(tokens), prepared.encoding)
 
     def decode(
         self,

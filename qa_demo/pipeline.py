@@ -40,6 +40,8 @@ class Pipeline:
     """Base of QuestionAnswerer and EntityTagger; compiles on first use, once."""
 
     task: Task
+    #: The result a run returns: ``result_type.of(decoded, timings, device, precision)``.
+    result_type: type
 
     def __init__(
         self,
@@ -143,7 +145,7 @@ class Pipeline:
     def precision_info(self) -> PrecisionInfo:
         return PrecisionInfo(
             self.choice.requested.value,
-            self.choice.label.split("→ ")[-1],
+            self.choice.chosen,
             self.compiled.executed_precision,
             self.choice.reason,
         )
@@ -157,7 +159,8 @@ class Pipeline:
 
     # -- the stage contract -------------------------------------------------------------------
     def run(self, inputs: Any, opts: Any) -> Any:
-        """preprocess -> infer -> postprocess, each timed; the result carries its Timings."""
+        """preprocess -> infer -> postprocess, each timed; the result is built here, once, from
+        what postprocess decoded and how the run went."""
         t0 = time.perf_counter()
         prepared = self.preprocess(inputs, opts)
         pre_ms = (time.perf_counter() - t0) * 1000
@@ -166,12 +169,12 @@ class Pipeline:
         raw = self.infer(prepared)
         infer_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        result = self.postprocess(inputs, prepared, raw, opts)
+        decoded = self.postprocess(inputs, prepared, raw, opts)
         post_ms = (time.perf_counter() - t0) * 1000
         seg_ms = prepared.segment_ms
         timings = Timings(seg_ms, pre_ms - seg_ms, infer_ms, post_ms, compile_ms)
         device = ",".join(self.compiled.execution_devices)
-        return replace(result, timings=timings, device=device, precision=self.precision_info())
+        return self.result_type.of(decoded, timings, device, self.precision_info())
 
     def preprocess(self, inputs: Any, opts: Any) -> Prepared:
         raise NotImplementedError

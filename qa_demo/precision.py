@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from .errors import DeviceError, ModelLoadError
 from .options import Int8Route, Precision
+from .types import precision_label
 
 if TYPE_CHECKING:  # model_dir imports this module (MIN_AGREEMENT_ITEMS)
     from .model_dir import ModelDir
@@ -79,10 +80,14 @@ class Choice:
         return agreement_key(self.precision, self.route)
 
     @property
+    def chosen(self) -> str:
+        """What runs: e.g. "INT8 (static)", "BF16"."""
+        return self.precision.value + (f" ({self.route.value})" if self.route else "")
+
+    @property
     def label(self) -> str:
         """E.g. "INT8 (static)", or "AUTO → BF16" when AUTO chose it."""
-        base = self.precision.value + (f" ({self.route.value})" if self.route else "")
-        return f"AUTO → {base}" if self.requested is Precision.AUTO else base
+        return precision_label(self.requested.value, self.chosen)
 
 
 def agreement_key(precision: Precision, route: Int8Route | None = None) -> str:

@@ -14,11 +14,21 @@ from .model_dir import ModelDir
 from .options import Hint
 from .pipeline import Pipeline
 from .tokenization import Encoded
-from .types import Answer, ArrayEq, QAResult, Task, Timings, Window
+from .types import Answer, ArrayEq, QADecoded, QAResult, Task, Window
 from .windows import batch, build_windows
 
 #: Extra candidates per window when answers are widened to words (transformers uses 2k + 10).
 ALIGN_EXTRA_CANDIDATES = 10
+
+
+def candidate_mask(window: Window, special_ids: np.ndarray) -> np.ndarray:
+    """The window's tokens an answer may start or end on: context tokens, except special
+    tokens written in the context (JSQuAD's "title [SEP] paragraph"), which are boundaries.
+    The span search and the probability plot both use it."""
+    special = np.isin(window.input_ids, special_ids)
+    return np.array([sid == 1 for sid in window.sequence_ids], dtype=bool) & ~special
+
+
 #: Longest answer in tokens for a model whose qa_demo.json sets none (transformers' run_qa).
 DEFAULT_MAX_ANSWER_LEN = 30
 
@@ -102,6 +112,7 @@ class QuestionAnswerer(Pipeline):
     """``QuestionAnswerer.load("models/x").ask(question, context)`` -> QAResult."""
 
     task = Task.QA
+    result_type = QAResult
 
     def __init__(
         self, *args, options: QAOptions | None = None, parallel_windows: bool = False, **kwargs
@@ -178,16 +189,18 @@ class QuestionAnswerer(Pipeline):
 
     def postprocess(
         self, inputs: QAInput, prepared: QAPrepared, raw: Logits, opts: QAOptions
-    ) -> QAResult:
+    ) -> QADecoded:
         start_logits, end_logits = raw
-        answers, null_score = self.spans(prepared, inputs.context, start_logits, end_logits, opts)
-        return QAResult(
+        masks = [candidate_mask(w, self._special_ids) for w in prepared.windows]
+        answers, null_score = self.spans(
+            prepared, inputs.context, start_logits, end_logits, masks, opts
+        )
+        return QADecoded(
             answers=tuple(answers),
-            timings=Timings(),  # Pipeline.run fills in timings, device and precision
-            device="",
             windows=tuple(prepared.windows),
             start_logits=tuple(start_logits),
             end_logits=tuple(end_logits),
+            candidate_masks=tuple(masks),
             null_score=null_score,
             question_encoding=prepared.question,
             context_encoding=prepared.context,
@@ -199,6 +212,7 @@ class QuestionAnswerer(Pipeline):
         context: str,
         start_logits: list[np.ndarray],
         end_logits: list[np.ndarray],
+        masks: list[np.ndarray],
         opts: QAOptions,
     ) -> tuple[list[Answer], float]:
         """The top answers over all windows, sliced from ``context``, and the null score."""
@@ -208,15 +222,15 @@ class QuestionAnswerer(Pipeline):
         depth = opts.top_k * 2 + ALIGN_EXTRA_CANDIDATES if aligned else opts.top_k
         candidates: dict[str, Answer] = {}
         null_score = 1.0
-        for window, s_log, e_log in zip(prepared.windows, start_logits, end_logits, strict=True):
-            # A special token written in the context (JSQuAD's "title [SEP] paragraph") is a
-            # boundary: no answer starts, ends or runs across it.
-            special = np.isin(window.input_ids, self._special_ids)
-            context_mask = np.array([sid == 1 for sid in window.sequence_ids]) & ~special
-            spans = best_spans(s_log, e_log, context_mask, opts.max_answer_len, depth)
+        windows = prepared.windows
+        for window, s_log, e_log, mask in zip(
+            windows, start_logits, end_logits, masks, strict=True
+        ):
+            spans = best_spans(s_log, e_log, mask, opts.max_answer_len, depth)
             null_score = min(null_score, spans.null_score)
+            special = np.isin(window.input_ids, self._special_ids)
             for s, e, score in zip(spans.starts, spans.ends, spans.scores, strict=True):
-                if special[s : e + 1].any():
+                if special[s : e + 1].any():  # no answer runs across a literal [SEP]
                     continue
                 start, end = self._chars(window, int(s), int(e), aligned)
                 key = context[start:end].lower()

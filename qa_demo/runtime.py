@@ -35,7 +35,6 @@ from .windows import check_feeds
 
 #: Devices that are virtual plugins over the real ones; valid even when not listed.
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO")
-HINTS = tuple(Hint.choices())
 #: The cache subdirectory of compiles that leave the inference precision to the device.
 DEFAULT_CACHE_NAMESPACE = "device-default"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from typing import Any
 
@@ -144,6 +144,13 @@ class TaggedToken:
         }
 
 
+def precision_label(requested: str, chosen: str, executed: str | None = None) -> str:
+    """The one way a precision is written: "INT8 (static)", "AUTO → BF16", and with what
+    executed when it is known: "AUTO → BF16, executed: bf16"."""
+    label = f"AUTO → {chosen}" if requested == "AUTO" else chosen
+    return f"{label}, executed: {executed}" if executed else label
+
+
 @dataclass(frozen=True)
 class PrecisionInfo:
     """The precision of a run: as asked, as chosen (and why), and as executed."""
@@ -154,8 +161,7 @@ class PrecisionInfo:
     reason: str = ""
 
     def __str__(self) -> str:
-        asked = "" if self.requested == self.chosen.split(" ")[0] else f"{self.requested} → "
-        return f"{asked}{self.chosen} ({self.executed})"
+        return precision_label(self.requested, self.chosen, self.executed)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -181,45 +187,68 @@ class Timings:
         return out
 
 
+class Completed:
+    """A result: a task's decoded output completed with how the run went, in one step
+    (``Pipeline.run``), so that no field is a placeholder filled in later."""
+
+    @classmethod
+    def of(cls, decoded: Any, timings: Timings, device: str, precision: PrecisionInfo):
+        own = {f.name: getattr(decoded, f.name) for f in fields(decoded)}
+        return cls(**own, timings=timings, device=device, precision=precision)
+
+
 @dataclass(frozen=True, eq=False)
-class QAResult(ArrayEq):
-    """What ``QuestionAnswerer.ask`` returns; it carries its encodings for the token table."""
+class QADecoded(ArrayEq):
+    """What QA's postprocess decodes, with the encodings the token table reuses."""
 
     answers: tuple[Answer, ...]
-    timings: Timings
-    device: str
-    windows: tuple[Window, ...] = ()
-    start_logits: tuple[np.ndarray, ...] = ()
-    end_logits: tuple[np.ndarray, ...] = ()
-    null_score: float | None = None
-    question_tokens: tuple[Token, ...] = field(default=())
-    precision: PrecisionInfo | None = None
-    question_encoding: Any = None  # tokenization.Encoded
-    context_encoding: Any = None  # tokenization.Encoded
+    windows: tuple[Window, ...]
+    start_logits: tuple[np.ndarray, ...]
+    end_logits: tuple[np.ndarray, ...]
+    #: Per window, the tokens an answer may start and end on (the span search's mask).
+    candidate_masks: tuple[np.ndarray, ...]
+    null_score: float | None
+    question_encoding: Any  # tokenization.Encoded
+    context_encoding: Any  # tokenization.Encoded
 
     @property
     def best(self) -> Answer | None:
         return self.answers[0] if self.answers else None
+
+
+@dataclass(frozen=True, eq=False)
+class QAResult(Completed, QADecoded):
+    """What ``QuestionAnswerer.ask`` returns."""
+
+    timings: Timings
+    device: str
+    precision: PrecisionInfo
 
     def to_json(self) -> dict:
         return {
             "answers": [a.to_json() for a in self.answers],
             "timings_ms": self.timings.to_json(),
             "device": self.device,
-            "precision": self.precision.to_json() if self.precision else None,
+            "precision": self.precision.to_json(),
         }
 
 
 @dataclass(frozen=True, eq=False)
-class NERResult(ArrayEq):
-    """What ``EntityTagger.tag`` returns; it carries its encoding."""
+class NERDecoded(ArrayEq):
+    """What NER's postprocess decodes, with the encoding the token table reuses."""
 
     entities: tuple[Entity, ...]
     tokens: tuple[TaggedToken, ...]
+    encoding: Any  # tokenization.Encoded
+
+
+@dataclass(frozen=True, eq=False)
+class NERResult(Completed, NERDecoded):
+    """What ``EntityTagger.tag`` returns."""
+
     timings: Timings
     device: str
-    precision: PrecisionInfo | None = None
-    encoding: Any = None  # tokenization.Encoded
+    precision: PrecisionInfo
 
     def to_json(self) -> dict:
         return {
@@ -227,5 +256,5 @@ class NERResult(ArrayEq):
             "tokens": [t.to_json() for t in self.tokens],
             "timings_ms": self.timings.to_json(),
             "device": self.device,
-            "precision": self.precision.to_json() if self.precision else None,
+            "precision": self.precision.to_json(),
         }

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from qa_demo.cli import main
+from qa_demo.tools.agreement import TopAnswer
 from qa_demo.tools.datasets import QAExample, read_squad
 from qa_demo.tools.evaluate import answer_agreement
 from qa_demo.tools.scoring import (
@@ -221,9 +222,15 @@ def test_eval_qa_cli_reports_has_and_no_answer_on_v2(en_qa_dir, tmp_path, capsys
 
 
 def test_answer_agreement_counts_identical_top_answers_and_missing_ones():
-    reference = {"q1": "Ada", "q2": "London", "q3": ""}
-    assert answer_agreement({"q1": "Ada", "q2": "Paris", "q3": ""}, reference) == (2, 3)
-    assert answer_agreement({"q1": "Ada"}, reference) == (1, 3)
+    ada, london = TopAnswer("Ada", 0, 3), TopAnswer("London", 20, 26)
+    reference = {"q1": ada, "q2": london, "q3": None}
+    assert (
+        answer_agreement({"q1": ada, "q2": TopAnswer("Paris", 20, 25), "q3": None}, reference)[0]
+        == 2
+    )
+    assert answer_agreement({"q1": ada}, {"q1": ada, "q2": london}) == (1, 2)  # q2 missing
+    # The same text at another place is another answer: the span counts (one measure).
+    assert answer_agreement({"q1": TopAnswer("Ada", 40, 43)}, {"q1": ada}) == (0, 1)
 
 
 def test_eval_qa_cli_agreement_between_precisions(en_qa_dir, tmp_path, capsys):
@@ -253,28 +260,14 @@ def test_eval_qa_cli_agreement_between_precisions(en_qa_dir, tmp_path, capsys):
     assert total == 2 and 0 <= same <= 2
 
 
-def test_eval_qa_cli_agreement_needs_predictions(en_qa_dir, tmp_path, capsys):
+def test_eval_qa_cli_agreement_needs_no_predictions_file(en_qa_dir, tmp_path, capsys):
+    # Agreement compares the top answers in memory; it once re-read the predictions file.
     data = _squad_file(tmp_path, NESTED, "1.1")
+    argv = ["eval", "qa", "--model", str(en_qa_dir), "--data", str(data), "--json"]
     assert (
-        main(
-            [
-                "eval",
-                "qa",
-                "--model",
-                str(en_qa_dir),
-                "--data",
-                str(data),
-                "--precision",
-                "INT8",
-                "--agreement-with",
-                "FP32",
-                "--predictions",
-                "",
-            ]
-        )
-        == 2
+        main([*argv, "--precision", "INT8", "--agreement-with", "FP32", "--predictions", ""]) == 0
     )
-    assert "--agreement-with" in capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["agreement_with_FP32"][1] == 2
 
 
 def test_eval_ner_cli_on_conll(en_ner_dir, tmp_path, capsys):

@@ -11,8 +11,9 @@ import pytest
 
 from qa_demo.cli import main
 from qa_demo.tools.datasets import in_holdout
+from qa_demo.tools.train.config import PretrainConfig
 from qa_demo.tools.train.mlm_data import corpus_texts, mask_batch
-from qa_demo.tools.train.pretrain import PretrainConfig, pretrain
+from qa_demo.tools.train.pretrain import pretrain
 
 CONTEXTS = [
     (

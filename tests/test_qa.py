@@ -183,6 +183,19 @@ def test_regression_answer_crosses_literal_sep_in_jsquad_context(ja_qa):
         assert a.end <= sep or a.start >= sep + len("[SEP]")
 
 
+def test_regression_probability_plot_masks_a_literal_sep_as_the_span_search_does(ja_qa):
+    from qa_demo.app import render
+
+    context = "富士山 [SEP] 富士山は日本で最も高い山であり、標高は３７７６メートルである。"
+    result = ja_qa.ask("日本で最も高い山は？", context)
+    window, mask = result.windows[0], result.candidate_masks[0]
+    sep = [i for i, t in enumerate(window.input_ids) if t == ja_qa.tokenizer.sep_id]
+    literal = [i for i in sep if window.sequence_ids[i] == 1]
+    assert literal and not mask[literal].any()
+    frame = render.probability_frame(window, result.start_logits[0], result.end_logits[0], mask)
+    assert not set(literal) & set(frame["position"])
+
+
 def _per_window_logits(qa, windows):
     """Reference: each window alone, unpadded, in its own call."""
     from qa_demo.windows import batch

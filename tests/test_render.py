@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from qa_demo.app import render
+from qa_demo.app import markdown, render
 from qa_demo.app.messages import Note
 from qa_demo.app.service import Stage
 from qa_demo.tokenization import Encoded
@@ -142,7 +142,8 @@ def _window(n_q: int = 2, n_c: int = 4) -> Window:
 def test_probability_frame_covers_context_tokens_only():
     w = _window()
     logits = np.linspace(-1, 1, len(w))
-    frame = render.probability_frame(w, logits, logits[::-1])
+    mask = np.array([s == 1 for s in w.sequence_ids])
+    frame = render.probability_frame(w, logits, logits[::-1], mask)
     assert set(frame["kind"]) == {"start", "end"}
     positions = sorted(set(frame["position"]))
     assert positions == [i for i, s in enumerate(w.sequence_ids) if s == 1]
@@ -172,7 +173,7 @@ def test_window_rows_mark_the_winner():
 
 
 def test_escape_neutralises_markup():
-    assert render.escape('<script>alert("x")</script>') == (
+    assert markdown.escape('<script>alert("x")</script>') == (
         "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
     )
 
@@ -202,17 +203,17 @@ def _stage(name="QA", info=INFO_AUTO, notes=()):
 
 
 def test_precision_text_shows_chosen_and_executed():
-    assert render.precision_text(INFO_AUTO) == (
+    assert markdown.precision_text(INFO_AUTO) == (
         "AUTO → INT8 (static), executed: int8 matmuls (brgemm), f32 rest"
     )
-    assert render.precision_text(INFO_FP32) == "FP32, executed: f32"
-    assert render.precision_text(None) == ""
+    assert markdown.precision_text(INFO_FP32) == "FP32, executed: f32"
+    assert markdown.precision_text(None) == ""
 
 
 def test_stage_line_gives_autos_reason_and_the_fallback():
-    line = render.stage_line(_stage(), "en")
+    line = markdown.stage_line(_stage(), "en")
     assert "AUTO → INT8 (static), executed: int8 matmuls" in line and "— fastest" in line
-    plain = render.stage_line(_stage(info=INFO_FP32, notes=("en-ner has no FP32 model",)), "en")
+    plain = markdown.stage_line(_stage(info=INFO_FP32, notes=("en-ner has no FP32 model",)), "en")
     assert "as asked" not in plain  # only AUTO's reason is worth a line
     assert "⚠ en-ner has no FP32 model" in plain
 
@@ -220,7 +221,7 @@ def test_stage_line_gives_autos_reason_and_the_fallback():
 def test_answer_summary_escapes_user_text_and_says_each_note_once():
     best = Answer("<img src=x onerror=alert(1)> *bold* [link](x)", 0, 40, 0.5)
     note = "x has no INT8 model; using FP32."
-    md = render.answer_summary(
+    md = markdown.answer_summary(
         best,
         "en<qa>",
         None,
@@ -238,29 +239,29 @@ def test_answer_summary_escapes_user_text_and_says_each_note_once():
 def test_a_note_of_every_pipeline_is_said_once():
     note = "GPU is not available on this machine; running on CPU."
     stages = [_stage("QA", notes=(note,)), _stage("NER", INFO_FP32, notes=(note, "ner only"))]
-    md = render.answer_summary(None, "qa", "ner", 0, "en", stages, (_note(note),))
-    assert md.count(note) == 1 and md.endswith(f"⚠ {render.escape(note)}")
+    md = markdown.answer_summary(None, "qa", "ner", 0, "en", stages, (_note(note),))
+    assert md.count(note) == 1 and md.endswith(f"⚠ {markdown.escape(note)}")
     assert "**NER** on CPU: FP32, executed: f32 · ⚠ ner only" in md
 
 
 def test_no_answer_headline():
-    assert "No answer" in render.answer_headline(None)
-    assert "No answer" in render.answer_headline(Answer("", 0, 0, 0.9, -1))
-    assert "score 0.5000" in render.answer_headline(Answer("x", 1, 2, 0.5))
+    assert "No answer" in markdown.answer_headline(None)
+    assert "No answer" in markdown.answer_headline(Answer("", 0, 0, 0.9, -1))
+    assert "score 0.5000" in markdown.answer_headline(Answer("x", 1, 2, 0.5))
 
 
 def test_timing_and_windows_markdown():
-    md = render.timing_markdown([_stage(), _stage("NER", INFO_FP32)])
+    md = markdown.timing_markdown([_stage(), _stage("NER", INFO_FP32)])
     assert md.count("  \n") == 1 and "**NER**: ran on **CPU** (FP32, executed: f32)" in md
     assert "first compile 50 ms (one-off, cached)" in md
-    assert render.windows_markdown(1, 0).startswith("**1** window /")
-    assert "**3** windows" in render.windows_markdown(3, 2) and "window **2**" in (
-        render.windows_markdown(3, 2)
+    assert markdown.windows_markdown(1, 0).startswith("**1** window /")
+    assert "**3** windows" in markdown.windows_markdown(3, 2) and "window **2**" in (
+        markdown.windows_markdown(3, 2)
     )
 
 
 def test_fetch_prompt_escapes_and_keeps_the_command():
-    md = render.fetch_prompt("a/<b>", "desc_1", "qa-demo export a/b models/a--b --task qa")
+    md = markdown.fetch_prompt("a/<b>", "desc_1", "qa-demo export a/b models/a--b --task qa")
     assert "&lt;b&gt;" in md and "desc\\_1" in md
     assert "`qa-demo export a/b models/a--b --task qa`" in md
 

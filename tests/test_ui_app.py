@@ -17,11 +17,12 @@ from browser import launch_browser, needs_chromium, open_app, wait_until
 
 from qa_demo.app import handlers, view
 from qa_demo.app.catalog import CATALOG, fetch
+from qa_demo.app.examples import load_examples
 from qa_demo.app.handlers import make_request
 from qa_demo.app.layout import build_ui
 from qa_demo.app.messages import error_message
 from qa_demo.app.registry import AUTO, ModelRegistry, Selection
-from qa_demo.app.serve import launch, load_examples
+from qa_demo.app.serve import DEFAULT_ASSETS, launch
 from qa_demo.app.service import DemoService
 from qa_demo.errors import ModelLoadError
 from qa_demo.options import Precision
@@ -51,7 +52,7 @@ def service(models_root) -> DemoService:
 
 @pytest.fixture(scope="module")
 def app_url(service):
-    demo = build_ui(service, load_examples())
+    demo = build_ui(service, load_examples(DEFAULT_ASSETS / "examples.json"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -172,7 +173,7 @@ def test_fetch_offline_says_how_to_do_it_by_hand(tmp_path):
 
 
 def test_examples_cover_the_required_cases():
-    examples = load_examples()
+    examples = load_examples(DEFAULT_ASSETS / "examples.json")
     assert {e.language for e in examples} == {"ja", "en"}
     assert any(len(e.context) > 800 for e in examples if e.language == "en")
     assert any(len(e.context) > 800 for e in examples if e.language == "ja")
@@ -186,7 +187,7 @@ def test_serve_is_a_cli_subcommand_and_ui_import_stays_light():
     args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "7000"])
     assert (args.host, args.port, args.share) == ("0.0.0.0", 7000, False)
     code = (
-        "import sys, qa_demo.app.ui, qa_demo.app.serve, qa_demo.app.layout, qa_demo.app.render, "
+        "import sys, qa_demo.app.view, qa_demo.app.serve, qa_demo.app.layout, qa_demo.app.render, "
         "qa_demo.app.catalog; "
         "bad = {'gradio', 'torch', 'transformers'} & set(sys.modules); "
         "assert not bad, bad"

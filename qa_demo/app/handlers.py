@@ -19,7 +19,7 @@ from ..options import Precision
 from ..qa import QAOptions
 from ..segment import detect_language
 from ..types import Language, Task
-from . import render, view
+from . import markdown, view
 from .downloads import RunFiles, run_files
 from .messages import error_message, message, ui_language
 from .registry import AUTO, HUB_PREFIX, ModelRegistry
@@ -44,19 +44,15 @@ def user_errors(lang: str) -> Iterator[None]:
         import gradio as gr
 
         # gradio renders a toast's text as HTML; a message may quote the user's own input.
-        raise gr.Error(escape(error_message(exc, lang)), print_exception=False) from None
+        raise gr.Error(
+            markdown.toast_text(error_message(exc, lang)), print_exception=False
+        ) from None
 
 
 def toast(note: str) -> None:
     import gradio as gr
 
-    gr.Warning(escape(note))
-
-
-def escape(text: str) -> str:
-    """``text`` shown as text in an HTML toast: no ``<``, so no tag, while ">= 1", quotes and
-    "&" stay readable for API clients, who get the same message."""
-    return text.replace("<", "&lt;")
+    gr.Warning(markdown.toast_text(note))
 
 
 def whole_number(name: str, value: Any) -> int:
@@ -194,7 +190,7 @@ def on_model_change(registry: ModelRegistry, name: str | None) -> dict[str, Any]
     if entry is None:
         return {"fetch_box": gr.update(visible=False), "fetch_md": ""}
     command = entry.export_command(registry.root)
-    text = render.fetch_prompt(entry.hub_id, entry.description, command)
+    text = markdown.fetch_prompt(entry.hub_id, entry.description, command)
     return {"fetch_box": gr.update(visible=True), "fetch_md": text}
 
 

@@ -7,6 +7,7 @@ dataclasses or dicts keyed by output name and become component updates in ``Outp
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
@@ -16,9 +17,9 @@ from ..options import Precision
 from ..types import Task
 from . import handlers, render
 from .downloads import run_files
+from .examples import Example
 from .handlers import make_request
 from .registry import AUTO, ModelRegistry
-from .serve import QUEUE_MAX_SIZE, Example, concurrency_limit
 from .service import DemoService, Request
 
 INTRO = """\
@@ -76,6 +77,20 @@ class Outputs:
         if is_dataclass(view):  # not asdict(): it would deep-copy frames and updates
             view = {f.name: getattr(view, f.name) for f in fields(view)}
         return {self.by_name[name]: value for name, value in view.items()}
+
+
+#: Requests waiting beyond this are turned away, so a class of 40 cannot queue forever.
+QUEUE_MAX_SIZE = 64
+
+
+def concurrency_limit(devices: Sequence[str]) -> int:
+    """Requests run at once: one per two CPU cores (each infer uses several threads), at
+    least one; an accelerator takes a few more since the CPU then only tokenizes."""
+    cores = os.cpu_count() or 1
+    cpu_limit = max(1, cores // 2)
+    if any(d.split(".")[0] in ("GPU", "NPU") for d in devices):
+        return max(cpu_limit, 4)
+    return min(cpu_limit, 8)
 
 
 ANSWER_OUTPUTS = tuple(f.name for f in fields(handlers.AnswerView))
@@ -304,8 +319,14 @@ def _examples(gr, examples: Sequence[Example], controls: Controls) -> None:
         )
 
 
-def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str = "qa-demo"):
-    """The Blocks app over already-built objects (a DemoService and its registry)."""
+def build_ui(
+    service: DemoService,
+    examples: Sequence[Example] = (),
+    title: str = "qa-demo",
+    concurrency: int | None = None,
+):
+    """The Blocks app over already-built objects (a DemoService and its registry), its queue
+    set up here and only here (``concurrency`` requests at once; default: by the devices)."""
     import gradio as gr
 
     registry = service.registry
@@ -332,5 +353,6 @@ def build_ui(service: DemoService, examples: Sequence[Example] = (), title: str 
             f"MeCab dictionaries: {', '.join(registry.dictionaries()) or 'none'}",
             elem_id="footer",
         )
-    demo.queue(default_concurrency_limit=concurrency_limit(devices), max_size=QUEUE_MAX_SIZE)
+    limit = concurrency or concurrency_limit(devices)
+    demo.queue(default_concurrency_limit=limit, max_size=QUEUE_MAX_SIZE)
     return demo

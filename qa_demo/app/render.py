@@ -5,12 +5,9 @@ Nothing here imports gradio or touches a model, so every view is unit-tested fro
 
 from __future__ import annotations
 
-import html
 import itertools
-import re
 import unicodedata
-from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -18,10 +15,9 @@ import numpy as np
 
 from ..decode import CLS_INDEX, OUTSIDE, softmax, split_tag
 from ..tokenization import Encoded
-from ..types import Answer, Entity, Morpheme, PrecisionInfo, TaggedToken, Window
+from ..types import Answer, Entity, Morpheme, TaggedToken, Window
 
 if TYPE_CHECKING:
-    from .messages import Note
     from .service import Stage
 
 #: The highlight label of the answer span. Entities keep their own labels; where the two
@@ -135,10 +131,10 @@ class TokenRow:
         return asdict(self)
 
 
-# fmt: off
-TOKEN_COLUMNS = ["text", "#", "surface", "NFKC", "morpheme", "POS", "piece", "id", "start", "end",
-                 "NER tag", "NER score", "[UNK]"]
-# fmt: on
+TOKEN_COLUMNS = [
+    *("text", "#", "surface", "NFKC", "morpheme", "POS", "piece", "id", "start", "end"),
+    *("NER tag", "NER score", "[UNK]"),
+]
 
 
 def _covering(start: int, spans: Sequence[tuple[int, int]]) -> int | None:
@@ -220,15 +216,18 @@ def token_table(rows: Sequence[TokenRow]) -> list[list]:
 
 
 # -- 4. start/end probabilities ------------------------------------------------------------------
-def probability_frame(window: Window, start_logits: np.ndarray, end_logits: np.ndarray):
-    """Long-form frame (position, token, probability, kind) over one window's context tokens.
+def probability_frame(
+    window: Window, start_logits: np.ndarray, end_logits: np.ndarray, mask: np.ndarray
+):
+    """Long-form frame (position, token, probability, kind) over one window's candidates.
 
-    The softmax runs over the context tokens plus [CLS], as the span search does, so the
-    curves show the probabilities the answer was chosen from.
+    ``mask`` is the span search's own (``QAResult.candidate_masks``) and the softmax runs over
+    it plus [CLS], as the search does, so the curves show the probabilities the answer was
+    chosen from (a literal [SEP] in the context is masked in both).
     """
     import pandas as pd
 
-    context = np.array([sid == 1 for sid in window.sequence_ids], dtype=bool)
+    context = np.asarray(mask, dtype=bool)
     norm = context.copy()
     if len(norm):
         norm[CLS_INDEX] = True
@@ -244,10 +243,10 @@ def probability_frame(window: Window, start_logits: np.ndarray, end_logits: np.n
 
 
 # -- 5. timings ---------------------------------------------------------------------------------
-# fmt: off
-TIMING_COLUMNS = ["pipeline", "segment", "tokenize", "infer", "postprocess", "total",
-                  "compile (first use)", "compiled now", "device", "precision", "executed"]
-# fmt: on
+TIMING_COLUMNS = [
+    *("pipeline", "segment", "tokenize", "infer", "postprocess", "total"),
+    *("compile (first use)", "compiled now", "device", "precision", "executed"),
+]
 
 
 def timing_rows(stages: Sequence[Stage]) -> list[list]:
@@ -300,95 +299,3 @@ def window_rows(text: str, windows: Sequence[Window], winner: int | None) -> lis
         ]
         for w in windows
     ]
-
-
-# -- 7. summaries (the only Markdown built from user text: always escaped) ---------------------
-#: Markdown punctuation that would format user text; backslash-escaped before HTML escaping.
-_MARKDOWN = re.compile(r"([\\`*_\[\]|~$#])")
-
-
-def escape(text: str) -> str:
-    """User text made inert for gradio's Markdown: on one line, Markdown punctuation
-    backslash-escaped, then HTML-escaped (so markup is shown, never run)."""
-    one_line = text.replace("\r", " ").replace("\n", " ")
-    return html.escape(_MARKDOWN.sub(r"\\\1", one_line), quote=True)
-
-
-def precision_text(info: PrecisionInfo | None) -> str:
-    """``AUTO → INT8 (static), executed: int8 matmuls (...), f32 rest``; "" without one."""
-    if info is None:
-        return ""
-    chosen = f"AUTO → {info.chosen}" if info.requested == "AUTO" else info.chosen
-    return f"{chosen}, executed: {info.executed}"
-
-
-def stage_line(stage: Stage, lang: str, skip: Collection[str] = ()) -> str:
-    """How one pipeline ran: device, chosen and executed precision, AUTO's reason, fallbacks."""
-    info = stage.precision
-    line = f"**{stage.pipeline}** on {escape(stage.device)}: {escape(precision_text(info))}"
-    if info is not None and info.requested == "AUTO" and info.reason:
-        line += f" — {escape(info.reason)}"
-    notes = (n.text(lang) for n in stage.notes)
-    return line + "".join(f" · ⚠ {escape(n)}" for n in notes if n not in skip)
-
-
-def answer_headline(best: Answer | None) -> str:
-    if best is None or best.end <= best.start:
-        return "**回答なし / No answer**"
-    return (
-        f"**回答 / Answer:** {escape(best.text)} — score {best.score:.4f}, "
-        f"chars {best.start}–{best.end}, window {best.window}"
-    )
-
-
-def answer_summary(
-    best: Answer | None,
-    qa_model: str,
-    ner_model: str | None,
-    n_entities: int,
-    language: str,
-    stages: Sequence[Stage] = (),
-    notes: Sequence[Note] = (),
-    lang: str = "en",
-) -> str:
-    """The summary line of a run: the answer, the models, how each pipeline ran, and the
-    notes (fallbacks, a missing NER model) not already said on a pipeline's line, in the UI
-    language ``lang``."""
-    lines = [
-        answer_headline(best),
-        f"QA: {escape(qa_model)} · NER: {escape(ner_model or '—')} · {n_entities} entities · "
-        f"language {escape(language)}",
-    ]
-    # A note of one pipeline goes on its line; one of several (a device fallback) once, after.
-    counts = Counter(n.text(lang) for s in stages for n in dict.fromkeys(s.notes))
-    shared = {n for n, k in counts.items() if k > 1}
-    lines += [stage_line(s, lang, shared) for s in stages]
-    notes = [n.text(lang) for n in notes]
-    lines += [f"⚠ {escape(n)}" for n in dict.fromkeys([*notes, *shared]) if counts[n] != 1]
-    return "  \n".join(lines)
-
-
-def timing_markdown(stages: Sequence[Stage]) -> str:
-    return "  \n".join(
-        f"**{s.pipeline}**: ran on **{escape(s.device)}** ({escape(precision_text(s.precision))})"
-        f" · steady-state {s.timings.total:.1f} ms · first compile {s.first_compile_ms:.0f} ms "
-        f"(one-off{', this request' if s.timings.compile > 0.5 else ', cached'})"
-        for s in stages
-    )
-
-
-def windows_markdown(n_windows: int, winner: int) -> str:
-    return (
-        f"**{n_windows}** window{'s' if n_windows != 1 else ''} / ウィンドウ数 {n_windows}; "
-        f"the answer came from window **{winner}** (★)."
-    )
-
-
-def fetch_prompt(hub_id: str, description: str, command: str) -> str:
-    """The offer to download a catalog model that is not local yet."""
-    return (
-        f"**{escape(hub_id)}** — {escape(description)}  \n"
-        "まだダウンロードされていません。ダウンロードして OpenVINO に変換しますか？ "
-        "Not downloaded yet: download it and convert it to OpenVINO? "
-        f"(needs network and `pip install 'qa-demo[export]'`; by hand: `{command}`)"
-    )

@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from .examples import load_examples
 from .registry import ModelRegistry
 from .service import DemoService
 
@@ -31,8 +30,6 @@ def project_dir(name: str) -> Path:
 DEFAULT_MODELS = project_dir("models")
 DEFAULT_ASSETS = project_dir("assets")
 MODELS_ENV = "QA_DEMO_MODELS"
-#: Requests waiting beyond this are turned away, so a class of 40 cannot queue forever.
-QUEUE_MAX_SIZE = 64
 #: Sessions (browser tabs, API clients) whose state gradio keeps in memory, least recently
 #: used dropped first. gradio keeps 10,000 by default and forgets none when a tab closes; each
 #: holds a copy of every component's config plus its last inputs and outputs (0.2 MB, to
@@ -48,48 +45,9 @@ MALLOC_ARENAS = 2
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
-# -- examples --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Example:
-    title_en: str
-    title_ja: str
-    language: str
-    question: str
-    context: str
-
-    @property
-    def label(self) -> str:
-        # Each example exists in both languages; lead with the example's own language.
-        if self.language == "ja":
-            return f"🇯🇵 {self.title_ja}"
-        return f"🇬🇧 {self.title_en}"
-
-
-def load_examples(path: str | Path | None = None) -> list[Example]:
-    """Examples from assets/examples.json; none (not an error) if the file is absent."""
-    path = Path(path) if path else DEFAULT_ASSETS / "examples.json"
-    if not path.exists():
-        return []
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return [
-        Example(e["title_en"], e["title_ja"], e["language"], e["question"], e["context"])
-        for e in data["examples"]
-    ]
-
-
 def read_css(assets: Path = DEFAULT_ASSETS) -> str:
     css = assets / "style.css"
     return css.read_text(encoding="utf-8") if css.exists() else ""
-
-
-def concurrency_limit(devices: Sequence[str]) -> int:
-    """Requests run at once: one per two CPU cores (each infer uses several threads), at
-    least one; an accelerator takes a few more since the CPU then only tokenizes."""
-    cores = os.cpu_count() or 1
-    cpu_limit = max(1, cores // 2)
-    if any(d.split(".")[0] in ("GPU", "NPU") for d in devices):
-        return max(cpu_limit, 4)
-    return min(cpu_limit, 8)
 
 
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
@@ -106,15 +64,21 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         return False
 
 
-def build_app(models_root: str | Path | None = None, assets: str | Path | None = None):
-    """Read models/ (or $QA_DEMO_MODELS), build the registry and the UI. Downloads nothing."""
+def build_app(
+    models_root: str | Path | None = None,
+    assets: str | Path | None = None,
+    concurrency: int | None = None,
+):
+    """Read models/ (or $QA_DEMO_MODELS), build the registry and the UI. Downloads nothing.
+    ``concurrency``: requests run at once (default: ``layout.concurrency_limit``)."""
     limit_malloc_arenas()
     root = Path(models_root or os.environ.get(MODELS_ENV) or DEFAULT_MODELS)
     assets_dir = Path(assets) if assets else DEFAULT_ASSETS
     from .layout import build_ui
 
     service = DemoService(ModelRegistry(root))
-    return build_ui(service, load_examples(assets_dir / "examples.json"))
+    examples = load_examples(assets_dir / "examples.json")
+    return build_ui(service, examples, concurrency=concurrency)
 
 
 #: gradio's own words when its queue is full (its web client shows them, in English only).
@@ -169,9 +133,7 @@ def launch(demo, host: str | None = None, port: int | None = None, share: bool =
 
 # -- qa-demo serve ---------------------------------------------------------------------------------
 def cmd_serve(args) -> None:
-    demo = build_app(args.models)
-    if args.concurrency:
-        demo.queue(default_concurrency_limit=args.concurrency, max_size=QUEUE_MAX_SIZE)
+    demo = build_app(args.models, concurrency=args.concurrency)
     launch(demo, host=args.host, port=args.port, share=args.share)
 
 

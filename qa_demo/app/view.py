@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import render
+from . import markdown, render
 from .downloads import RunFiles
 from .service import AnswerRun, NERRun, Stage, TokenizeRun
 
@@ -45,7 +45,7 @@ def highlight(run: AnswerRun) -> list[tuple[str, str | None]]:
 
 
 def summary(run: AnswerRun) -> str:
-    return render.answer_summary(
+    return markdown.answer_summary(
         run.qa.best,
         run.qa_model.name,
         run.ner_model.name if run.ner_model else None,
@@ -87,11 +87,13 @@ def answer_view(run: AnswerRun, files: RunFiles) -> AnswerView:
         summary=summary(run),
         nbest=render.nbest_rows(qa.answers),
         tokens=render.token_table(question_rows + context_rows),
-        probs=render.probability_frame(qa.windows[win], qa.start_logits[win], qa.end_logits[win]),
+        probs=render.probability_frame(
+            qa.windows[win], qa.start_logits[win], qa.end_logits[win], qa.candidate_masks[win]
+        ),
         timings=render.timing_rows(run.stages),
         timing_plot=render.timing_frame(run.stages),
-        timing_md=render.timing_markdown(run.stages),
-        windows_md=render.windows_markdown(len(qa.windows), win),
+        timing_md=markdown.timing_markdown(run.stages),
+        windows_md=markdown.windows_markdown(len(qa.windows), win),
         windows=render.window_rows(run.context, qa.windows, win),
         download=str(files.write(answer_json(run))),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import QADemoError
@@ -19,7 +20,7 @@ from ..options import Precision
 from ..precision import MIN_AGREEMENT_ITEMS, Choice, runs_as_chosen
 from ..qa import QuestionAnswerer
 from ..runtime import Engine
-from ..types import Task
+from ..types import Answer, Task
 
 #: Inputs: (question, context) pairs for QA, texts for NER.
 Items = Sequence[tuple[str, str]] | Sequence[str]
@@ -34,18 +35,30 @@ def candidate_routes(model_dir) -> list[Choice]:
     return routes
 
 
+@dataclass(frozen=True)
+class TopAnswer:
+    """A question's top answer as agreement compares it: the text and its span."""
+
+    text: str
+    start: int
+    end: int
+
+
+def top_answer(best: Answer | None) -> TopAnswer | None:
+    return TopAnswer(best.text, best.start, best.end) if best is not None else None
+
+
 def _outputs(pipeline, items: Items) -> list:
     if isinstance(pipeline, QuestionAnswerer):
-        out = []
-        for question, context in items:
-            best = pipeline.ask(question, context).best
-            out.append((best.text, best.start, best.end) if best else None)
-        return out
+        return [top_answer(pipeline.ask(q, c).best) for q, c in items]
     return [{(e.start, e.end, e.label) for e in pipeline.tag(text).entities} for text in items]
 
 
 def share_equal(task: Task, got: list, reference: list) -> float:
-    """QA: identical top answers / questions. NER: common entities / entities in either."""
+    """The one agreement measure (AUTO's, the cards', eval's and the bench's).
+
+    QA: identical top answers (``TopAnswer``: text and span) / questions. NER: common
+    entities / entities in either (exact span and label)."""
     if task is Task.QA:
         return sum(a == b for a, b in zip(got, reference, strict=True)) / max(len(reference), 1)
     common = sum(len(a & b) for a, b in zip(got, reference, strict=True))

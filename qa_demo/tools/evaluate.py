@@ -9,10 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import DeviceError, InputError
-from ..options import Aggregation, Int8Route, Precision
-from ..precision import Choice, runs_as_chosen
-from .scoring import NERScores, QAScores, format_ner, format_qa, score_ner, score_qa
+from ..errors import DeviceError
+from ..precision import runs_as_chosen
+from ..types import Task, precision_label
+from .agreement import TopAnswer, share_equal, top_answer
+from .scoring import NERScores, QAScores, score_ner, score_qa
 
 # -- running models -------------------------------------------------------------------------------
 
@@ -48,15 +49,25 @@ class Progress:
         )
 
 
-def predict_qa(qa, examples, progress: bool = True) -> dict[str, str]:
-    """``{qid: best answer text}``; "" when the model says there is no answer."""
+def predict_qa(qa, examples, progress: bool = True) -> dict[str, TopAnswer | None]:
+    """``{qid: top answer}``: its text is the prediction scored; with its span, it is what
+    agreement between precisions compares."""
     bar = Progress(len(examples), "eval qa", progress)
     preds = {}
     for ex in examples:
-        best = qa.ask(ex.question, ex.context).best
-        preds[ex.id] = best.text if best else ""
+        preds[ex.id] = top_answer(qa.ask(ex.question, ex.context).best)
         bar.update()
     return preds
+
+
+def prediction_texts(preds: dict[str, TopAnswer | None]) -> dict[str, str]:
+    """``{qid: answer text}``, the official predictions format ("" for no answer)."""
+    return {qid: top.text if top else "" for qid, top in preds.items()}
+
+
+def write_predictions(path: Path, preds: dict[str, TopAnswer | None]) -> None:
+    text = json.dumps(prediction_texts(preds), ensure_ascii=False, indent=1) + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 def evaluate_qa_examples(
@@ -77,11 +88,9 @@ def evaluate_qa_examples(
         model_dir, examples, progress, options, device, precision, dictionary, int8_route
     )
     if predictions_out is not None:
-        predictions_out.write_text(
-            json.dumps(preds, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-        )
+        write_predictions(predictions_out, preds)
     lang = language or data_language(examples)
-    return score_qa(examples, preds, version, lang)
+    return score_qa(examples, prediction_texts(preds), version, lang)
 
 
 def predict_qa_with(
@@ -93,7 +102,7 @@ def predict_qa_with(
     precision: str = "FP32",
     dictionary: str | None = None,
     int8_route: str | None = None,
-) -> dict[str, str]:
+) -> dict[str, TopAnswer | None]:
     from ..qa import QAOptions, QuestionAnswerer
 
     qa = QuestionAnswerer.load(
@@ -114,13 +123,18 @@ def _say_precision(pipeline, progress: bool) -> None:
     if not runs_as_chosen(pipeline.choice.precision, executed):
         raise DeviceError(f"BF16 executes as {executed} on this CPU; it cannot be scored here.")
     if progress:
-        print(f"precision: {pipeline.choice.label} (executed: {executed})", file=sys.stderr)
+        label = precision_label(pipeline.choice.requested.value, pipeline.choice.chosen, executed)
+        print(f"precision: {label}", file=sys.stderr)
 
 
-def answer_agreement(preds: dict[str, str], reference: dict[str, str]) -> tuple[int, int]:
-    """How many questions get the same top answer as ``reference`` (the INT8 cost in one number)."""
-    same = sum(preds.get(qid) == text for qid, text in reference.items())
-    return same, len(reference)
+def answer_agreement(
+    preds: dict[str, TopAnswer | None], reference: dict[str, TopAnswer | None]
+) -> tuple[int, int]:
+    """(questions whose top answer equals ``reference``'s, questions), by the one measure
+    (``agreement.share_equal``): the INT8 cost in one number."""
+    got = [preds.get(qid) for qid in reference]
+    share = share_equal(Task.QA, got, list(reference.values()))
+    return round(share * len(reference)), len(reference)
 
 
 def data_language(examples) -> str:
@@ -163,212 +177,3 @@ def evaluate_ner_examples(
             pred.append([])
         bar.update()
     return score_ner(gold, pred)
-
-
-# -- CLI ------------------------------------------------------------------------------------------
-
-
-def _select_split(items, holdout: float | None, part: str, key, limit: int | None) -> list:
-    from itertools import islice
-
-    from .datasets import split_examples
-
-    try:
-        return list(islice(split_examples(items, holdout, part, key), limit))
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-
-
-def _record(args, items: list, path: Path) -> None:
-    """--record-agreement: measure on the data just scored, write it into qa_demo.json."""
-    from .agreement import measure_agreement, record_agreement
-
-    agreement = measure_agreement(args.model, items)
-    part = f", {args.part} part of --holdout {args.holdout}" if args.holdout else ""
-    record_agreement(args.model, agreement, len(items), f"{path.name}{part}")
-    print(
-        "agreement with FP32 recorded: " + ", ".join(f"{k} {v:.1%}" for k, v in agreement.items()),
-        file=sys.stderr,
-    )
-
-
-def reference_precision(model_dir) -> str:
-    """What eval scores by default: FP32, the precision model cards quote, where the model has
-    its FP32 IR; else INT8, its only IR (the shipped INT8-only models), so eval always runs."""
-    from ..model_dir import load_model_dir
-
-    return "FP32" if "FP32" in load_model_dir(model_dir).precisions else "INT8"
-
-
-def _precision(args):
-    """--precision as given (default: ``reference_precision``), or with --emulated a BF16
-    Choice that skips the device check."""
-    if args.precision is None:
-        args.precision = reference_precision(args.model)
-    if getattr(args, "emulated", False):
-        if Precision.parse(args.precision) is not Precision.BF16:
-            raise InputError("--emulated goes with --precision BF16.")
-        return Choice(Precision.BF16, Precision.BF16, None, "emulated where not native")
-    return args.precision
-
-
-def cmd_eval_qa(args) -> None:
-    from .datasets import qa_group, read_squad, squad_version
-
-    if args.agreement_with and not args.predictions:
-        raise InputError("--agreement-with compares predictions: do not pass --predictions ''.")
-    path = Path(args.data)
-    version = squad_version(path)
-    examples = _select_split(read_squad(path), args.holdout, args.part, qa_group, args.limit)
-    options = {
-        "max_seq_len": args.max_seq_len,
-        "doc_stride": args.doc_stride,
-        "max_answer_len": args.max_answer_len,
-    }
-    language = args.language or data_language(examples)
-    out = Path(args.predictions) if args.predictions else None
-    scores = evaluate_qa_examples(
-        args.model,
-        examples,
-        version,
-        language,
-        True,
-        options,
-        args.device,
-        _precision(args),
-        args.dictionary,
-        out,
-        args.int8_route,
-    )
-    if args.record_agreement:
-        _record(args, [(ex.question, ex.context) for ex in examples], path)
-    agreement = None
-    if args.agreement_with and args.agreement_with != args.precision:
-        preds = json.loads(out.read_text(encoding="utf-8"))
-        reference = predict_qa_with(
-            args.model, examples, True, options, args.device, args.agreement_with, args.dictionary
-        )
-        agreement = answer_agreement(preds, reference)
-    if args.json:
-        summary = scores.summary() | {"precision": args.precision}
-        if agreement:
-            summary[f"agreement_with_{args.agreement_with}"] = list(agreement)
-        print(json.dumps(summary, indent=2))
-        return
-    kind = "JSQuAD-style (character F1)" if language == "ja" else f"SQuAD v{version}"
-    print(f"{path.name}: {scores.total} questions, scored as {kind}")
-    print(format_qa(scores))
-    if agreement:
-        same, total = agreement
-        print(
-            f"top answer identical to {args.agreement_with}: {same}/{total} "
-            f"({100 * same / max(total, 1):.1f}%)"
-        )
-    if out:
-        print(f"predictions: {out}")
-
-
-def cmd_eval_ner(args) -> None:
-    from .datasets import read_ner
-
-    path = Path(args.data)
-    examples = _select_split(read_ner(path), args.holdout, args.part, lambda e: e.group, args.limit)
-    options = {"max_seq_len": args.max_seq_len, "aggregation": args.aggregation}
-    scores = evaluate_ner_examples(
-        args.model,
-        examples,
-        True,
-        options,
-        args.device,
-        _precision(args),
-        args.dictionary,
-        args.int8_route,
-    )
-    if args.record_agreement:
-        _record(args, [ex.text for ex in examples if ex.text.strip()], path)
-    if args.json:
-        summary = scores.summary() | {"precision": args.precision}
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-        return
-    print(f"{path.name}: strict entity-level scores (exact span and type)")
-    print(format_ner(scores))
-
-
-def add_subcommands(sub) -> None:
-    p = sub.add_parser("eval", help="score a model on QA or NER data")
-    tasks = p.add_subparsers(dest="eval_task", required=True)
-
-    def common(q) -> None:
-        q.add_argument("--model", required=True, help="model directory")
-        q.add_argument("--data", required=True)
-        q.add_argument("--limit", type=int, help="only the first N questions/sentences")
-        q.add_argument(
-            "--holdout", type=float, help="use the articles/pages `train --holdout PCT` held out"
-        )
-        q.add_argument(
-            "--part",
-            default="heldout",
-            choices=["heldout", "train"],
-            help="with --holdout: which side of the split",
-        )
-        q.add_argument("--device", default="CPU")
-        q.add_argument(
-            "--precision",
-            default=None,
-            choices=Precision.choices(),
-            type=lambda v: Precision.parse(v).value,
-            help="FP32, BF16, FP16, INT8 or AUTO (default: FP32, which model cards quote, "
-            "or INT8 for a model that ships only INT8); the precision run is printed",
-        )
-        q.add_argument(
-            "--int8-route",
-            choices=Int8Route.choices(),
-            help="with --precision INT8: which INT8 IR (default: the one this CPU runs fastest)",
-        )
-        q.add_argument(
-            "--emulated",
-            action="store_true",
-            help="with --precision BF16: run it even where the device does not list "
-            "it (OpenVINO emulates bf16 on AVX-512), to score the numerics a "
-            "native-bf16 CPU would give; the executed precision is checked",
-        )
-        q.add_argument(
-            "--record-agreement",
-            action="store_true",
-            help="measure every faster route's agreement with FP32 on this data "
-            "and record it in the model's qa_demo.json (what AUTO goes by)",
-        )
-        q.add_argument("--dictionary", help="MeCab dictionary for Japanese models")
-        q.add_argument("--json", action="store_true", help="print the scores as JSON")
-
-    q = tasks.add_parser("qa", help="SQuAD v1.1/v2.0 (nested or flat) or JSQuAD: EM and F1")
-    common(q)
-    q.add_argument(
-        "--predictions",
-        default="predictions.json",
-        help="write {qid: answer} here (official format); '' to skip",
-    )
-    q.add_argument("--language", choices=["en", "ja"], help="scoring rules (default: detected)")
-    q.add_argument("--max-seq-len", type=int, default=384)
-    q.add_argument("--doc-stride", type=int, default=128)
-    q.add_argument(
-        "--max-answer-len", type=int, help="longest answer in tokens (default: the model's own)"
-    )
-    q.add_argument(
-        "--agreement-with",
-        choices=Precision.choices(),
-        help="also run this precision and count identical top answers "
-        "(e.g. --precision INT8 --agreement-with FP32)",
-    )
-    q.set_defaults(func=cmd_eval_qa)
-
-    q = tasks.add_parser("ner", help="CoNLL or Stockmark JSON: entity precision, recall, F1")
-    common(q)
-    q.add_argument("--max-seq-len", type=int, default=512)
-    q.add_argument(
-        "--aggregation",
-        default=None,
-        choices=Aggregation.choices(),
-        help="how word pieces form words (default: the model's own, else simple)",
-    )
-    q.set_defaults(func=cmd_eval_ner)

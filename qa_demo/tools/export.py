@@ -30,6 +30,7 @@ from ..tokenization import (
 )
 from ..types import Task
 from ..windows import batch, build_windows
+from .atomic import swap_dirs
 
 #: Windows fed to NNCF when calibrating INT8; NNCF's default subset size is 300.
 CALIBRATION_SAMPLES = 100
@@ -296,7 +297,7 @@ def export(
             int8_routes,
             log,
         )
-        swap_into_place(staging, out)
+        swap_dirs(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return replace(report, out_dir=out)
@@ -339,17 +340,9 @@ def _write(
     diffs = {"FP32": max_abs_diff(model, out / PRECISION_FILES["FP32"], feeds)}
     log(f"FP32 IR vs PyTorch: max abs logit difference {diffs['FP32']:.3g}")
     precisions = ["FP32"]
-    calib = parity_feeds(out, texts, CALIBRATION_WINDOW) if int8 else []
-    for route in int8_routes if int8 else ():
-        log(f"Quantizing to INT8 with NNCF ({route.value} route) ...")
-        xml = out / INT8_FILES[route]
-        ov.save_model(make_int8(ov_model, calib, route), xml)
-        diffs[f"INT8-{route.value}"] = max_abs_diff(model, xml, feeds)
-        log(
-            f"INT8 {route.value} IR vs PyTorch: max abs logit difference "
-            f"{diffs[f'INT8-{route.value}']:.3g}"
-        )
-        precisions.append(f"INT8-{route.value}")
+    if int8:
+        calib = parity_feeds(out, texts, CALIBRATION_WINDOW)
+        precisions += _quantize(ov_model, model, out, calib, feeds, int8_routes, diffs, log)
     write_meta(
         out,
         precisions=precisions,
@@ -366,6 +359,22 @@ def _write(
     return ExportReport(out, tuple(precisions), diffs)
 
 
+def _quantize(ov_model, model, out: Path, calib, feeds, routes, diffs: dict, log) -> list[str]:
+    """An INT8 IR per route (NNCF), each checked against PyTorch; returns the precisions."""
+    import openvino as ov
+
+    made = []
+    for route in routes:
+        log(f"Quantizing to INT8 with NNCF ({route.value} route) ...")
+        xml = out / INT8_FILES[route]
+        ov.save_model(make_int8(ov_model, calib, route), xml)
+        key = f"INT8-{route.value}"
+        diffs[key] = max_abs_diff(model, xml, feeds)
+        log(f"INT8 {route.value} IR vs PyTorch: max abs logit difference {diffs[key]:.3g}")
+        made.append(key)
+    return made
+
+
 def tokenizer_language(out: Path, language: str | None) -> tuple[str, str | None]:
     """("ja"/"en", MeCab dictionary or None) of the tokenizer files saved in ``out``; "is this
     model Japanese" is ``tokenization.is_japanese_tokenizer``'s call, as when serving."""
@@ -376,14 +385,3 @@ def tokenizer_language(out: Path, language: str | None) -> tuple[str, str | None
         return lang, None
     dic = (config.get("mecab_kwargs") or {}).get("mecab_dic") or "unidic_lite"
     return lang, dictionary_from_transformers(dic)
-
-
-def swap_into_place(staging: Path, out: Path) -> None:
-    """Replace ``out`` by ``staging`` with renames only (the old model stays until the end)."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -32,6 +32,7 @@ from ...precision import cpu_flags, int8_dot_product
 from ...qa import QAOptions, QuestionAnswerer
 from ...runtime import Engine
 from ...windows import batch, build_windows
+from ..agreement import TopAnswer
 from .config import WINDOW_TOKENS, BenchConfig
 from .contexts import BenchCase
 from .weights import BenchSetup
@@ -47,13 +48,6 @@ OV_ENGINES = {
     "ov-int8-static": (Precision.INT8, False, Int8Route.STATIC),
     "ov-auto": (Precision.AUTO, False, None),
 }
-
-
-@dataclass(frozen=True)
-class TopAnswer:
-    text: str
-    start: int
-    end: int
 
 
 class BenchEngine:

@@ -32,7 +32,6 @@ ISA_FLAGS = (
 )
 #: Square GEMM size for the rates: large enough to run at the kernels' peak.
 GEMM_SIZE = 2048
-PRECISIONS = ("f32", "bf16", "int8")
 
 
 def isa_flags(flags: frozenset[str] | None = None) -> dict[str, bool]:

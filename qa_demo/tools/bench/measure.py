@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..agreement import TopAnswer
 from .config import REFERENCE, WINDOW_TOKENS
 from .contexts import BenchCase
-from .engines import BenchEngine, TopAnswer
+from .engines import BenchEngine
 from .machine import gemm_rate, isa_flags, rate
 
 

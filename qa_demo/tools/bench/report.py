@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ...types import Task
+from ..agreement import TopAnswer, share_equal
 from .config import REFERENCE, WINDOW_TOKENS
 from .contexts import BenchCase
-from .engines import TopAnswer
 from .machine import ISA_FLAGS
 from .measure import Sample
 
@@ -131,8 +132,9 @@ def check_answers(
     for name in names:
         if name in approximate:
             base = "ov-fp32" if "ov-fp32" in names else REFERENCE
-            same = [first[(name, i)] == first.get((base, i)) for i in range(len(cases))]
-            agreement[f"{name} vs {base}"] = 100.0 * sum(same) / len(same)
+            got = [first[(name, i)] for i in range(len(cases))]
+            ref = [first.get((base, i)) for i in range(len(cases))]
+            agreement[f"{name} vs {base}"] = 100.0 * share_equal(Task.QA, got, ref)
             continue
         ref = reference if reference in names else "ov-fp32"
         for i in range(len(cases)):

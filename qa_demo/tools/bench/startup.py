@@ -26,8 +26,7 @@ demo.close()
 """
 
 _READY_APP = """
-from qa_demo.app.ui import build_app
-{load}
+from qa_demo.app.serve import build_app
 demo = build_app({args})
 demo.launch(prevent_thread_lock=True)
 print("READY", flush=True)
@@ -121,21 +120,8 @@ def measure_startup(cfg: BenchConfig, prep: BenchSetup, log) -> dict:
 
 
 def _app_startup(prep: BenchSetup, env: dict) -> dict:
-    """Our app's start to ready, with a warm compile cache, if ui.build_app exists."""
-    try:
-        from ...app import ui
-    except ImportError as exc:
-        return {"app_note": f"qa_demo.app.ui not importable: {exc}"}
-    if not hasattr(ui, "build_app"):
-        return {"app_note": "qa_demo.app.ui has no build_app"}
-    import inspect
-
-    params = inspect.signature(ui.build_app).parameters
-    if "models_root" in params:
-        load, args = "", f"models_root={str(prep.model_dir.parent)!r}"
-    else:
-        return {"app_note": f"build_app{inspect.signature(ui.build_app)}: unknown signature"}
-    code = _READY_APP.format(load=load, args=args)
+    """Our app's start to ready (``serve.build_app``), with a warm compile cache."""
+    code = _READY_APP.format(args=f"models_root={str(prep.model_dir.parent)!r}")
     try:
         _time_until_ready(code, env)  # fills the compile cache
         runs = [_time_until_ready(code, env) for _ in range(2)]

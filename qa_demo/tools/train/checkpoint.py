@@ -20,42 +20,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .mlm_data import Corpus
+from ..atomic import libc, swap_dirs
+
+if TYPE_CHECKING:
+    from .mlm_data import Corpus
 
 STATE_FILE = "training_state.pt"
 CORPUS_FILE = "corpus.npz"
 META_FILE = "pretrain.json"
-
-
-@cache
-def libc() -> ctypes.CDLL:
-    """The C library, for the calls the standard library does not wrap (renameat2, sigaction)."""
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def swap_dirs(new: Path, out: Path) -> None:
-    """Put ``new`` at ``out`` so a reader sees the old or the new directory, never a mix.
-
-    Linux renameat2(RENAME_EXCHANGE) swaps the two names in one step; elsewhere two renames
-    leave ``out`` absent for an instant (never half-written).
-    """
-    if not out.exists():
-        os.rename(new, out)
-        return
-    swap = getattr(libc(), "renameat2", None)
-    at_cwd, exchange = -100, 2
-    if swap is not None and swap(at_cwd, os.fsencode(new), at_cwd, os.fsencode(out), exchange) == 0:
-        shutil.rmtree(new)  # now holds the previous checkpoint
-        return
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    os.rename(out, old)
-    os.rename(new, out)
-    shutil.rmtree(old)
 
 
 def rng_states() -> dict:

@@ -16,12 +16,13 @@ from .lrsearch import format_trials, search_lr
 # -- CLI ------------------------------------------------------------------------------------------
 
 
-def cmd_train(args) -> None:
+def train_config(args) -> TrainConfig:
+    """The command line as one TrainConfig, checked once, here."""
     if args.search and args.search != "lr":
         raise InputError(f"Unknown --search {args.search!r}; only 'lr' is supported.")
     if not args.search and not args.out:
         raise InputError("--out is required (the model directory to write).")
-    cfg = TrainConfig(
+    return TrainConfig(
         task=Task(args.task),
         base=args.base,
         data=Path(args.data[0]),
@@ -63,6 +64,10 @@ def cmd_train(args) -> None:
             intermediate_size=args.intermediate_size or 4 * args.hidden_size,
         ),
     )
+
+
+def cmd_train(args) -> None:
+    cfg = train_config(args)
     if args.search:
         results, best = search_lr(cfg, args.trials, Path(args.plot))
         print(format_trials(results, best))
@@ -85,9 +90,7 @@ def cmd_train(args) -> None:
     )
 
 
-def add_subcommands(sub) -> None:
-    p = sub.add_parser("train", help="fine-tune a QA or NER model and export it to OpenVINO")
-    p.add_argument("task", choices=["qa", "ner"])
+def _data_arguments(p) -> None:
     p.add_argument(
         "--base",
         required=True,
@@ -112,6 +115,10 @@ def add_subcommands(sub) -> None:
         type=float,
         help="hold out this percent of articles/pages of --data (by a name hash)",
     )
+
+
+def _run_arguments(p) -> None:
+    """What to train for and where the model goes."""
     p.add_argument("--out", help="model directory to write")
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--lr", type=float, default=5e-5)
@@ -134,6 +141,10 @@ def add_subcommands(sub) -> None:
         help="ship only the INT8 model (FP32 is still exported to make it)",
     )
     p.add_argument("--threads", type=int, help="torch CPU threads")
+
+
+def _task_arguments(p) -> None:
+    """What only QA or NER reads."""
     p.add_argument(
         "--tag-scheme",
         default=TagScheme.BIO.value,
@@ -158,6 +169,10 @@ def add_subcommands(sub) -> None:
         help="QA: longest answer in tokens, in eval and as the model's default "
         "(default: what 99%% of the training answers need)",
     )
+
+
+def _long_run_arguments(p) -> None:
+    """Checkpoints, from-scratch shapes and the learning-rate search: argument groups."""
     g = p.add_argument_group("checkpoints (long runs)")
     g.add_argument(
         "--checkpoint",
@@ -181,4 +196,13 @@ def add_subcommands(sub) -> None:
     g.add_argument("--search", help="'lr': Optuna search of the learning rate")
     g.add_argument("--trials", type=int, default=8)
     g.add_argument("--plot", default="lr_search.png", help="PNG of eval F1 vs learning rate")
+
+
+def add_subcommands(sub) -> None:
+    p = sub.add_parser("train", help="fine-tune a QA or NER model and export it to OpenVINO")
+    p.add_argument("task", choices=["qa", "ner"])
+    _data_arguments(p)
+    _run_arguments(p)
+    _task_arguments(p)
+    _long_run_arguments(p)
     p.set_defaults(func=cmd_train)

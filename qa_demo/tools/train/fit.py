@@ -18,8 +18,9 @@ import numpy as np
 
 from ...errors import InputError
 from ...types import Task
+from ..atomic import swap_dirs
 from ..export import uses_token_types
-from .checkpoint import STATE_FILE, deferred_interrupt, restore_rng, rng_states, swap_dirs
+from .checkpoint import STATE_FILE, deferred_interrupt, restore_rng, rng_states
 from .config import WARMUP_FRACTION, EpochLog, Feature, TrainConfig
 from .data import collate
 

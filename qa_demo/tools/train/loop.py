@@ -7,8 +7,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ...errors import DataError, InputError, require
 from ...types import Task
@@ -87,19 +88,8 @@ def train(
         if progress.finished and eval_ex and final_eval is None:
             final_eval = evaluate(model)
         if progress.finished and cfg.out is not None:
-            write_model(
-                model,
-                hf_tok,
-                cfg,
-                train_ex,
-                work,
-                history,
-                final_eval,
-                len(feats),
-                len(eval_ex),
-                eval_path,
-                log,
-            )
+            done = Finished(model, hf_tok, train_ex, history, final_eval, len(feats), eval_path)
+            write_model(done, cfg, work, len(eval_ex), log)
     return TrainResult(
         cfg.out if progress.finished else None,
         tuple(history),
@@ -206,75 +196,92 @@ def evaluate_checkpoint(model, hf_tok, cfg: TrainConfig, eval_ex, work: Path, lo
     return scores.summary()
 
 
-def write_model(
-    model,
-    hf_tok,
-    cfg: TrainConfig,
-    train_ex,
-    work: Path,
-    history,
-    final_eval,
-    n_windows: int,
-    n_eval: int,
-    eval_path,
-    log,
-) -> None:
+@dataclass(frozen=True)
+class Finished:
+    """A finished fine-tune, as ``write_model`` turns it into a model directory."""
+
+    model: Any
+    tokenizer: Any  # the Hugging Face tokenizer it was trained with
+    train_ex: list
+    history: list
+    final_eval: dict | None
+    n_windows: int
+    eval_path: Path | None
+
+
+def write_model(done: Finished, cfg: TrainConfig, work: Path, n_eval: int, log) -> None:
     """Export into a temp dir beside ``out``, then swap it in: a failure loses nothing."""
-    from ...model_dir import PRECISION_FILES, write_meta
-    from ..export import export, swap_into_place
+    from ..atomic import swap_dirs
 
     out = cfg.out
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         target = staging / "model"
-        log("Exporting to OpenVINO IR ...")
-        report = export(
-            cfg.base,
-            target,
-            cfg.task,
-            int8=cfg.int8,
-            model=model,
-            tokenizer=hf_tok,
-            calibration=_calibration_file(cfg, train_ex, work),
-            log=log,
-        )
-        if cfg.fp16_weights and cfg.fp32:
-            compress_fp32_to_fp16(target / PRECISION_FILES["FP32"])
-        precisions = list(report.precisions)
-        if not cfg.fp32:
-            xml = target / PRECISION_FILES["FP32"]
-            xml.unlink()
-            xml.with_suffix(".bin").unlink()
-            precisions.remove("FP32")
-        training = {
-            "params": _shipped_params(cfg),
-            "train_examples": len(train_ex),
-            "train_windows": n_windows,
-            "eval_data": str(eval_path) if eval_path else None,
-            "eval_examples": n_eval,
-            "history": [asdict(h) for h in history],
-            "eval": final_eval,
-        }
-        kind = "trained from scratch" if cfg.base == SCRATCH_JA else f"fine-tuned from {cfg.base}"
-        write_meta(
-            target,
-            description=cfg.description
-            or f"Small demo {cfg.task.value.upper()} model, {kind} on {cfg.data.name}.",
-            source=cfg.base,
-            precisions=precisions,
-            aggregation=cfg.aggregation if cfg.task is Task.NER else None,
-            max_answer_len=cfg.max_answer_len if cfg.task is Task.QA else None,
-            # Only a model that saw unanswerable questions may answer "no answer".
-            version_2_with_negative=(
-                True if cfg.task is Task.QA and any(ex.is_impossible for ex in train_ex) else None
-            ),
-            training=training,
-        )
-        swap_into_place(target, out)
+        precisions = _export(done, cfg, target, work, log)
+        _write_training_meta(done, cfg, target, precisions, n_eval)
+        swap_dirs(target, out)
         log(f"Wrote {out}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _export(done: Finished, cfg: TrainConfig, target: Path, work: Path, log) -> list[str]:
+    """FP32 (+ INT8) IR of the trained model in ``target``; returns the precisions shipped."""
+    from ...model_dir import PRECISION_FILES
+    from ..export import export
+
+    log("Exporting to OpenVINO IR ...")
+    report = export(
+        cfg.base,
+        target,
+        cfg.task,
+        int8=cfg.int8,
+        model=done.model,
+        tokenizer=done.tokenizer,
+        calibration=_calibration_file(cfg, done.train_ex, work),
+        log=log,
+    )
+    if cfg.fp16_weights and cfg.fp32:
+        compress_fp32_to_fp16(target / PRECISION_FILES["FP32"])
+    precisions = list(report.precisions)
+    if not cfg.fp32:
+        xml = target / PRECISION_FILES["FP32"]
+        xml.unlink()
+        xml.with_suffix(".bin").unlink()
+        precisions.remove("FP32")
+    return precisions
+
+
+def _write_training_meta(
+    done: Finished, cfg: TrainConfig, target: Path, precisions: list[str], n_eval: int
+) -> None:
+    """qa_demo.json: the model's defaults and how it was trained."""
+    from ...model_dir import write_meta
+
+    training = {
+        "params": _shipped_params(cfg),
+        "train_examples": len(done.train_ex),
+        "train_windows": done.n_windows,
+        "eval_data": str(done.eval_path) if done.eval_path else None,
+        "eval_examples": n_eval,
+        "history": [asdict(h) for h in done.history],
+        "eval": done.final_eval,
+    }
+    kind = "trained from scratch" if cfg.base == SCRATCH_JA else f"fine-tuned from {cfg.base}"
+    impossible = cfg.task is Task.QA and any(ex.is_impossible for ex in done.train_ex)
+    write_meta(
+        target,
+        description=cfg.description
+        or f"Small demo {cfg.task.value.upper()} model, {kind} on {cfg.data.name}.",
+        source=cfg.base,
+        precisions=precisions,
+        aggregation=cfg.aggregation if cfg.task is Task.NER else None,
+        max_answer_len=cfg.max_answer_len if cfg.task is Task.QA else None,
+        # Only a model that saw unanswerable questions may answer "no answer".
+        version_2_with_negative=True if impossible else None,
+        training=training,
+    )
 
 
 def _calibration_file(cfg: TrainConfig, train_ex, work: Path) -> Path | None:

@@ -15,7 +15,7 @@ import numpy as np
 from ...errors import DataError
 
 if TYPE_CHECKING:
-    from .pretrain import PretrainConfig
+    from .config import PretrainConfig
 
 
 @dataclass(frozen=True)

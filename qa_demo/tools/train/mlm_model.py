@@ -19,7 +19,7 @@ from .checkpoint import META_FILE
 from .models import resolve_base
 
 if TYPE_CHECKING:
-    from .pretrain import PretrainConfig
+    from .config import PretrainConfig
 
 #: What ``--init-from`` takes from the earlier encoder: its shape and its vocabulary.
 ARCHITECTURE = (

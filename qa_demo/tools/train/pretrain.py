@@ -35,6 +35,7 @@ from .checkpoint import (
     restore_rng,
     save_checkpoint,
 )
+from .config import PretrainConfig, log_stderr
 from .mlm_data import (
     Corpus,
     batch_indices,
@@ -55,58 +56,6 @@ from .mlm_model import (
 #: Files of the resumable state inside the checkpoint directory (beside the HF model files).
 #: Fields a ``--resume`` may change; everything else is read back from the checkpoint.
 RUN_CONTROL = ("max_minutes", "stop_at", "save_every", "log_every", "threads")
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    out: Path
-    squad: tuple[str, ...] = ()  # SQuAD-format files or directories of them: contexts
-    ner: tuple[str, ...] = ()  # Stockmark JSON / CoNLL: sentences outside the holdout
-    holdout: float | None = 10.0  # the NER pages `train/eval --holdout` keep out
-    exclude_titles: tuple[str, ...] = ()  # QA articles also in an eval set
-    questions: bool = False  # also learn from the questions of the QA files
-    vocab_size: int = 16000
-    dictionary: str = "unidic-lite"
-    hidden_size: int = 192
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int | None = None  # default 4 x hidden
-    max_seq_len: int = 256
-    batch_size: int = 32
-    steps: int = 1000
-    lr: float = 5e-4
-    warmup: float = 0.06  # share of the steps spent warming the learning rate up
-    weight_decay: float = 0.01
-    mask_prob: float = 0.15
-    seed: int = 42
-    save_every: int = 200
-    log_every: int = 20
-    max_minutes: float | None = None
-    stop_at: int | None = None  # stop cleanly (and save) at this step: planned interruptions
-    threads: int | None = None
-    # Continue from an earlier `pretrain` output with a new schedule (its weights, vocabulary
-    # and shape): a finished run's learning rate has decayed to 0 and `--resume` keeps it so.
-    init_from: Path | None = None
-    body: str | None = None  # transformer layers from this BERT, new word embeddings
-    freeze_body: bool = False  # with body: only the embeddings and the MLM head learn
-
-    def __post_init__(self) -> None:
-        if self.init_from is not None and self.body is not None:
-            raise InputError("--init-from and --body both choose the model; give one.")
-        if self.freeze_body and self.body is None and self.init_from is None:
-            raise InputError("--freeze-body needs a pretrained body: give --body or --init-from.")
-        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise InputError("steps, batch-size and lr must be positive.")
-        if not 16 <= self.max_seq_len <= 512:
-            raise InputError(f"max-seq-len must be between 16 and 512, got {self.max_seq_len}.")
-        if not 0 < self.mask_prob < 1:
-            raise InputError(f"mask-prob must be in (0, 1), got {self.mask_prob}.")
-
-
-def log_stderr(msg: str) -> None:
-    import sys
-
-    print(msg, file=sys.stderr, flush=True)
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .pretrain import PretrainConfig, pretrain
+from .config import PretrainConfig
+from .pretrain import pretrain
 
 # -- CLI ------------------------------------------------------------------------------------------
 
