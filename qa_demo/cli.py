@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import QADemoError
+from .errors import InputError, QADemoError
 from .options import Aggregation, Dictionary, Int8Route, Precision
 from .windows import STATIC_BUCKETS
 
@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "qa_demo.tools.bench.cli",
     "qa_demo.app.serve",
     "qa_demo.tools.loadtest",
+    "qa_demo.tools.model_server",
 )
 
 
@@ -105,11 +106,19 @@ def _engine_kwargs(args) -> dict:
     OpenVINO (the same pre- and post-processing: only the runtime differs)."""
     buckets = STATIC_BUCKETS if args.static_shapes else None
     kwargs = {"device": args.device, "precision": args.precision, "static_buckets": buckets}
+    if args.onnx and args.remote:
+        raise InputError("--onnx and --remote both choose the runtime; give one.")
     if args.onnx:
         from .ort import OrtEngine
 
         precision = Precision.parse(args.onnx_precision)
         kwargs |= {"engine": OrtEngine({precision: args.onnx}), "precision": precision}
+    if args.remote:
+        from .remote import RemoteBackend
+
+        if args.timeout <= 0:
+            raise InputError(f"--timeout must be positive, got {args.timeout}.")
+        kwargs["engine"] = RemoteBackend(args.remote, args.remote_model, args.timeout)
     return kwargs
 
 
@@ -216,6 +225,16 @@ def _model_args(p: argparse.ArgumentParser, with_device: bool = True) -> None:
             choices=[Precision.FP32.value, Precision.INT8.value],
             help="what the --onnx file is: FP32, or INT8 (dynamically quantized)",
         )
+        p.add_argument(
+            "--remote",
+            metavar="URL",
+            help="run the model on this KServe v2 server (qa-demo model-server, OpenVINO Model "
+            "Server, KServe, Triton); tokenizer and decoding stay local (needs the serve extra)",
+        )
+        p.add_argument(
+            "--remote-model", help="the model's name on the server (default: --model's name)"
+        )
+        p.add_argument("--timeout", type=float, default=30.0, help="seconds a server call may take")
         p.add_argument(
             "--static-shapes",
             action="store_true",

@@ -135,9 +135,14 @@ class QuestionAnswerer(Pipeline):
 
     def answer(self, inputs: QAInput, options: QAOptions | None = None) -> QAResult:
         """Run the stages on texts already checked (the app checks them once, at its edge)."""
-        opts = (options or self.options).for_model(self.model)
+        opts = options or self.options
         self.check_seq_len(opts.max_seq_len)
         return self.run(inputs, opts)
+
+    def answer_limit(self, opts: QAOptions) -> int:
+        """The longest answer in tokens: as asked, else the model's own, else the default
+        (read here, not by rebuilding the options: they are validated once)."""
+        return opts.max_answer_len or self.model.max_answer_len or DEFAULT_MAX_ANSWER_LEN
 
     # -- stages -------------------------------------------------------------------------------
     def preprocess(self, inputs: QAInput, opts: QAOptions) -> QAPrepared:
@@ -222,11 +227,10 @@ class QuestionAnswerer(Pipeline):
         depth = opts.top_k * 2 + ALIGN_EXTRA_CANDIDATES if aligned else opts.top_k
         candidates: dict[str, Answer] = {}
         null_score = 1.0
-        windows = prepared.windows
-        for window, s_log, e_log, mask in zip(
-            windows, start_logits, end_logits, masks, strict=True
-        ):
-            spans = best_spans(s_log, e_log, mask, opts.max_answer_len, depth)
+        limit = self.answer_limit(opts)
+        per_window = zip(prepared.windows, start_logits, end_logits, masks, strict=True)
+        for window, s_log, e_log, mask in per_window:
+            spans = best_spans(s_log, e_log, mask, limit, depth)
             null_score = min(null_score, spans.null_score)
             special = np.isin(window.input_ids, self._special_ids)
             for s, e, score in zip(spans.starts, spans.ends, spans.scores, strict=True):

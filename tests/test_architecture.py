@@ -19,6 +19,7 @@ CORE = (
     "options",
     "ort",
     "pipeline",
+    "remote",
     "precision",
     "qa",
     "runtime",

@@ -1,13 +1,27 @@
+"""cli.py: the `qa-demo` command's JSON contracts and exit codes, and hostile or odd input
+through `qa-demo ask/ner` (one clear line and exit 2, or offsets true to the text)."""
+
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from hostile import (
+    BAD_OPTIONS,
+    CONTEXT,
+    QUESTION,
+    REFUSED,
+    TEXTS,
+    TOO_LONG_QUESTION,
+    WRONG_TYPES,
+    check_offsets,
+)
 
-from qa_demo.cli import main
+from conftest import MODELS
+from qa_demo.cli import EXIT_USER_ERROR, main
 
-CONTEXT = "ｱｯﾌﾟﾙ㈱は２０２４年に東京で😀新製品を発表した。"
+JA_CONTEXT = "ｱｯﾌﾟﾙ㈱は２０２４年に東京で😀新製品を発表した。"
+SHIPPED_JA_QA = MODELS / "ja-qa"
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -30,7 +44,7 @@ def test_tokenize_json_contract(capsys, ja_qa_dir):
         "--model",
         str(ja_qa_dir),
         "--text",
-        CONTEXT,
+        JA_CONTEXT,
         "--question",
         "何？",
         "--json",
@@ -42,14 +56,11 @@ def test_tokenize_json_contract(capsys, ja_qa_dir):
     for m in data["morphemes"]:
         assert set(m) == {"surface", "pos", "start", "end"}
     assert data["morphemes"][0]["surface"] == "アップル"
-    assert CONTEXT[data["morphemes"][0]["start"] : data["morphemes"][0]["end"]] == "ｱｯﾌﾟﾙ"
+    assert JA_CONTEXT[data["morphemes"][0]["start"] : data["morphemes"][0]["end"]] == "ｱｯﾌﾟﾙ"
     tokens = data["tokens"]
     assert all(set(t) == {"piece", "id", "start", "end"} for t in tokens)
     assert tokens[0] == {"piece": "[CLS]", "id": tokens[0]["id"], "start": None, "end": None}
     assert tokens[-1]["start"] is None and tokens[-1]["piece"] == "[SEP]"
-
-
-SHIPPED_JA_QA = Path(__file__).resolve().parents[1] / "models" / "ja-qa"
 
 
 @pytest.mark.skipif(not SHIPPED_JA_QA.exists(), reason="the shipped ja-qa is absent")
@@ -200,3 +211,68 @@ def test_huge_input_subprocess(tmp_path, en_qa_dir):
     )
     assert proc.returncode == 2
     assert "limit is 100,000 characters" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- hostile and odd input ------------------------------------------------------------------
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse refuses a wrong type itself
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("name", TEXTS)
+def test_cli_ask_and_ner(name, en_qa_dir, en_ner_dir, capsys):
+    text = TEXTS[name]
+    code, out, err = cli(capsys, "ask", "--model", str(en_qa_dir), "--question", QUESTION,
+                         "--context", text, "--top-k", "3", "--json")  # fmt: skip
+    ner_code, ner_out, ner_err = cli(capsys, "ner", "--model", str(en_ner_dir), "--text", text,
+                                     "--json")  # fmt: skip
+    if name in REFUSED:
+        expected = REFUSED[name][0]
+        assert code == ner_code == EXIT_USER_ERROR
+        assert expected in err and expected.replace("context", "text") in ner_err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err + ner_err
+        return
+    assert code == ner_code == 0, err + ner_err
+    check_offsets(text, json.loads(out)["answers"])
+    check_offsets(text, json.loads(ner_out)["entities"])
+
+
+@pytest.mark.parametrize("name", [n for n in TEXTS if n != "1mb"])
+def test_cli_odd_questions(name, en_qa_dir, capsys):
+    question = TEXTS[name]
+    code, out, err = cli(capsys, "ask", "--model", str(en_qa_dir), "--question", question,
+                         "--context", CONTEXT, "--json")  # fmt: skip
+    if name in REFUSED:
+        assert code == EXIT_USER_ERROR
+        assert REFUSED[name][0].replace("context", "question") in err
+        return
+    if name in TOO_LONG_QUESTION:
+        assert code == EXIT_USER_ERROR and TOO_LONG_QUESTION[name] in err
+        return
+    assert code == 0, err
+    check_offsets(CONTEXT, json.loads(out)["answers"])
+
+
+def test_cli_question_over_the_limit(en_qa_dir, capsys):
+    code, _, err = cli(capsys, "ask", "--model", str(en_qa_dir), "--question", "why " * 300,
+                       "--context", CONTEXT)  # fmt: skip
+    assert code == EXIT_USER_ERROR
+    assert "question is 1,200 characters long; the limit is 1,000" in err
+
+
+@pytest.mark.parametrize(("options", "expected"), BAD_OPTIONS + WRONG_TYPES[:2])
+def test_cli_options_out_of_range_or_wrong_type(options, expected, en_qa_dir, capsys):
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
+    code, _, err = cli(capsys, "ask", "--model", str(en_qa_dir), "--question", QUESTION,
+                       "--context", CONTEXT, *flags)  # fmt: skip
+    assert code == EXIT_USER_ERROR and "Traceback" not in err
+    if isinstance(next(iter(options.values())), int):
+        assert expected in err
+    else:  # argparse's own words for a value that is not an int
+        assert "invalid int value" in err

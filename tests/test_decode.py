@@ -1,7 +1,10 @@
-import itertools
+"""decode.py: pure numpy span search, tag grouping and schemes, whatever they are fed."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from qa_demo.decode import best_spans, check_scheme, detect_scheme, group_tags, softmax, split_tag
 
@@ -103,54 +106,8 @@ def test_char_groups_join_tokens_of_one_expanded_character():
     assert char_groups([]) == []
 
 
-def test_overlapping_kabushiki_kaisha_entity(ja_ner_dir):
-    """Regression: "㈱ミナト精工" gave two overlapping 法人名 entities, "㈱" and "㈱ミナト精工"."""
-    import numpy as np
-
-    from qa_demo import EntityTagger
-    from qa_demo.ner import NEROptions
-    from qa_demo.options import Aggregation
-
-    tagger = EntityTagger.load(ja_ner_dir)
-    text = "㈱ミナト精工は小樽にある。"
-    for aggregation in Aggregation:
-        opts = NEROptions(aggregation=aggregation)
-        prepared = tagger.preprocess(text, opts)
-        enc = prepared.encoding
-        parts = [i for i, (s, _) in enumerate(enc.offsets) if s == 0]
-        assert len(parts) > 1  # NFKC made several tokens of the one character ㈱
-        label = {lab: k for k, lab in enumerate(tagger.labels)}
-        rows = np.full((len(enc), len(tagger.labels)), -5.0)
-        company = [i for i, (s, e) in enumerate(enc.offsets) if e <= text.index("は")]
-        for i in company:  # what the model did: B- on "(" and again on "株", I- after
-            rows[i, label["I-ORG"]] = 5.0
-        for i in parts[:2]:
-            rows[i, label["B-ORG"]] = 6.0
-        logits = [
-            np.vstack(
-                [
-                    np.zeros(len(tagger.labels)),
-                    rows[w.token_start : w.token_start + len(w) - 2],
-                    np.zeros(len(tagger.labels)),
-                ]
-            )
-            for w in prepared.windows
-        ]
-        entities, _ = tagger.decode(text, enc, prepared.windows, logits, opts)
-        spans = sorted((e.start, e.end) for e in entities)
-        for (_, end), (start, _) in itertools.pairwise(spans):
-            assert end <= start, f"{aggregation}: overlapping entities {entities}"
-        assert all(e.text == text[e.start : e.end] for e in entities)
-        # Per token (none) the whole ㈱ is one entity; grouped, the company name is one.
-        want = "㈱" if aggregation is Aggregation.NONE else "㈱ミナト精工"
-        assert entities[0].text == want, (aggregation, entities)
-
-
 # -- whatever they are fed (issue 20: NaN logits on AMX reached the span search) ----------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra import numpy as hnp  # noqa: E402
 
 #: Any float32, NaN and infinities included: what a faulty runtime can hand back.
 ANY_FLOAT = st.floats(width=32, allow_nan=True, allow_infinity=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -60,10 +59,8 @@ def test_ask_on_onnx_runtime(capsys, en_qa_dir, onnx_files):
     assert best["text"] == CONTEXT[best["start"] : best["end"]]
 
 
-def test_the_app_runs_on_onnx_runtime(en_qa_dir, onnx_files, tmp_path):
-    root = tmp_path / "models"
-    shutil.copytree(en_qa_dir, root / "en-qa")
-    service = DemoService(ModelRegistry(root, engine=OrtEngine(onnx_files)))
+def test_the_app_runs_on_onnx_runtime(models_root, onnx_files):
+    service = DemoService(ModelRegistry(models_root("en-qa"), engine=OrtEngine(onnx_files)))
     run = service.answer(make_request("Who wrote the report?", CONTEXT, precision="INT8"))
     assert run.qa.precision.executed == "dynamic int8 (ONNX Runtime)"
     page = view.answer_json(run)

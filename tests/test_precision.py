@@ -1,17 +1,12 @@
-"""Precision is explicit: the route choice per CPU kind, and what a compiled model executes."""
+"""precision.py: the precision and INT8 route a request runs, per device (CPU kinds, GPU)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
-from qa_demo import DeviceError, QuestionAnswerer
-from qa_demo.kernels import executed_precision
+from qa_demo import DeviceError
 from qa_demo.options import Int8Route, Precision
-from qa_demo.precision import Choice, DeviceCaps, choose, speed_order
-from qa_demo.runtime import Engine, precision_config
+from qa_demo.precision import DeviceCaps, choose, speed_order
 
 # The CPU kinds this project meets, as OpenVINO and /proc/cpuinfo describe them.
 AVX2 = DeviceCaps("CPU", frozenset({"FP32", "INT8", "BIN", "EXPORT_IMPORT"}), int8_dot=False)
@@ -141,91 +136,3 @@ def test_bf16_where_unsupported_is_one_line_naming_what_the_device_supports():
     assert str(err.value) == "BF16 is not supported on CPU; it supports FP32, INT8."
     assert choose(Precision.BF16, AVX512_VNNI_BF16, True, BOTH).precision is Precision.BF16
     assert choose(Precision.FP16, GPU, True, BOTH).precision is Precision.FP16
-
-
-def test_every_floating_precision_sets_its_inference_hint():
-    for precision, hint in (
-        (Precision.FP32, "f32"),
-        (Precision.BF16, "bf16"),
-        (Precision.FP16, "f16"),
-    ):
-        assert precision_config(Choice(precision, precision)) == {"INFERENCE_PRECISION_HINT": hint}
-    int8 = Choice(Precision.INT8, Precision.INT8, Int8Route.STATIC)
-    assert precision_config(int8) == {"INFERENCE_PRECISION_HINT": "f32"}
-
-
-def test_fp32_compiles_to_f32_even_where_the_device_default_is_bf16(en_qa_dir, tmp_path):
-    # An engine-wide bf16 default stands in for a CPU with native bf16 (AVX512_BF16, AMX),
-    # where OpenVINO's own default is bf16: "FP32" must still execute f32 kernels.
-    engine = Engine(cache_dir=tmp_path, config={"INFERENCE_PRECISION_HINT": "bf16"})
-    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="FP32")
-    compiled = qa.compiled
-    assert compiled.model.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "f32"
-    assert compiled.executed_precision == "f32"
-    result = qa.ask("Who wrote it?", "Ada Lovelace wrote the report.")
-    assert result.precision.requested == "FP32" and result.precision.executed == "f32"
-
-
-def test_executed_precision_is_read_back_from_the_compiled_model(en_qa_dir, tmp_path):
-    engine = Engine(cache_dir=tmp_path)
-    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="INT8")
-    assert qa.compiled.executed_precision == executed_precision(qa.compiled.model)
-    auto = QuestionAnswerer.load(en_qa_dir, engine=engine)
-    assert auto.choice.requested is Precision.AUTO and auto.choice.reason
-
-
-def test_a_slow_compile_does_not_stall_requests_for_compiled_models(en_qa_dir, tmp_path):
-    engine = Engine(cache_dir=tmp_path)
-    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="FP32")
-    qa.warm_up()
-    real = engine._compile
-    started = threading.Event()
-
-    def slow_compile(*args, **kwargs):
-        started.set()
-        time.sleep(1.5)  # a large model compiling, or a device that is slow to compile
-        return real(*args, **kwargs)
-
-    engine._compile = slow_compile  # type: ignore[method-assign]
-    other = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="INT8")
-    thread = threading.Thread(target=other.warm_up)
-    thread.start()
-    started.wait(5)
-    t0 = time.perf_counter()
-    for _ in range(5):
-        qa.ask("Who wrote it?", "Ada Lovelace wrote the report.")
-    waited = time.perf_counter() - t0
-    thread.join()
-    assert waited < 1.0, f"requests waited {waited:.2f} s behind another model's compile"
-
-
-def test_auto_goes_only_by_agreement_measured_on_enough_items(en_qa_dir, tmp_path):
-    import json
-    import shutil
-
-    from qa_demo.model_dir import load_model_dir
-
-    model = tmp_path / "m"
-    shutil.copytree(en_qa_dir, model)
-    meta_path = model / "qa_demo.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta["agreement"] = {
-        "INT8-weights": {"share": 1.0, "items": 12, "data": "tiny"},
-        "BF16": {"share": 0.99, "items": 500, "data": "held-out"},
-    }
-    meta_path.write_text(json.dumps(meta), encoding="utf-8")
-    assert load_model_dir(model).agreement == {"BF16": 0.99}
-    meta["agreement"] = {"BF16": 0.99}  # not a measurement: refused with what was expected
-    meta_path.write_text(json.dumps(meta), encoding="utf-8")
-    with pytest.raises(Exception, match=r"agreement\['BF16'\] must be"):
-        load_model_dir(model)
-
-
-def test_executed_precision_names_the_matmuls_type_where_it_differs_from_the_hint():
-    from qa_demo.kernels import _float_matmuls
-
-    assert _float_matmuls({("undef_bf16", "bf16"): 37}, "bf16") == "bf16"
-    assert _float_matmuls({("brgemm_avx512_amx_f32", "f32"): 3}, "f16") == "f32 matmuls (f16 asked)"
-    # f16-compressed weights show as runtime precision f16; the primitive says f32 math ran.
-    assert _float_matmuls({("undef_f32", "f16"): 37}, "f32") == "f32"
-    assert _float_matmuls({("brgemm_avx512_amx", "bf16"): 3}, "bf16") == "bf16"

@@ -1,18 +1,24 @@
-"""The OpenVINO backend: compile cache layout, precision per compile, non-finite outputs."""
+"""runtime.py, the OpenVINO backend: compiles once per model, device and precision, the
+precision hint of each compile, the compile cache (its layout, and one that cannot be used),
+a slow compile that stalls no one, and non-finite outputs."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import threading
 
 import numpy as np
 import pytest
 
+from conftest import MODELS
 from qa_demo.errors import NonFiniteOutputError
-from qa_demo.precision import BF16_FLAGS, cpu_flags
+from qa_demo.options import Int8Route, Precision
+from qa_demo.precision import BF16_FLAGS, Choice, cpu_flags
 from qa_demo.qa import QuestionAnswerer
-from qa_demo.runtime import DEFAULT_CACHE_NAMESPACE, Engine, cache_namespace
+from qa_demo.runtime import DEFAULT_CACHE_NAMESPACE, Engine, cache_namespace, precision_config
 
-SHIPPED_EN_QA = Path(__file__).resolve().parents[1] / "models" / "en-qa" / "openvino_model.xml"
+SHIPPED_EN_QA = MODELS / "en-qa" / "openvino_model.xml"
+CONTEXT = "Ada Lovelace wrote the report in London."
 
 
 def _feeds(compiled) -> dict[str, np.ndarray]:
@@ -23,6 +29,74 @@ def _feeds(compiled) -> dict[str, np.ndarray]:
         "token_type_ids": np.zeros_like(ids),
     }
     return {name: values[name] for name in compiled.input_names}
+
+
+def test_compile_happens_once_per_model_device_precision(en_qa_dir):
+    engine = Engine()
+    a = QuestionAnswerer.load(en_qa_dir, engine=engine)
+    b = QuestionAnswerer.load(en_qa_dir, engine=engine)
+    assert a.compiled is b.compiled
+    c = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="INT8")
+    assert c.compiled is not a.compiled
+    assert len(engine.compiled_models()) == 2
+    assert a.compiled.input_names == ("input_ids", "attention_mask", "token_type_ids")
+
+
+def test_every_floating_precision_sets_its_inference_hint():
+    for precision, hint in (
+        (Precision.FP32, "f32"),
+        (Precision.BF16, "bf16"),
+        (Precision.FP16, "f16"),
+    ):
+        assert precision_config(Choice(precision, precision)) == {"INFERENCE_PRECISION_HINT": hint}
+    int8 = Choice(Precision.INT8, Precision.INT8, Int8Route.STATIC)
+    assert precision_config(int8) == {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def test_fp32_compiles_to_f32_even_where_the_device_default_is_bf16(en_qa_dir, tmp_path):
+    # An engine-wide bf16 default stands in for a CPU with native bf16 (AVX512_BF16, AMX),
+    # where OpenVINO's own default is bf16: "FP32" must still execute f32 kernels.
+    engine = Engine(cache_dir=tmp_path, config={"INFERENCE_PRECISION_HINT": "bf16"})
+    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="FP32")
+    compiled = qa.compiled
+    assert compiled.model.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "f32"
+    assert compiled.executed_precision == "f32"
+    result = qa.ask("Who wrote it?", "Ada Lovelace wrote the report.")
+    assert result.precision.requested == "FP32" and result.precision.executed == "f32"
+
+
+def test_a_slow_compile_does_not_stall_requests_for_compiled_models(en_qa_dir, tmp_path):
+    # Events, not a stopwatch: the other model's compile is held until the requests are done;
+    # if a request waited behind it, the requests could never finish.
+    engine = Engine(cache_dir=tmp_path)
+    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="FP32")
+    qa.warm_up()
+    real = engine._compile
+    started, release = threading.Event(), threading.Event()
+
+    def held_compile(*args, **kwargs):
+        started.set()
+        release.wait(60)  # a large model compiling, or a device that is slow to compile
+        return real(*args, **kwargs)
+
+    engine._compile = held_compile  # type: ignore[method-assign]
+    other = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="INT8")
+    compiling = threading.Thread(target=other.warm_up)
+    compiling.start()
+    assert started.wait(30)
+    asking = threading.Thread(
+        target=lambda: [qa.ask("Who wrote it?", "Ada Lovelace wrote the report.") for _ in range(5)]
+    )
+    asking.start()
+    asking.join(30)
+    stalled = asking.is_alive()
+    release.set()
+    compiling.join()
+    asking.join()
+    assert not stalled, "requests for a compiled model waited behind another model's compile"
+
+
+# -- the compile cache ---------------------------------------------------------------------
 
 
 def test_cache_namespace_is_the_inference_precision():
@@ -64,6 +138,41 @@ def test_bf16_after_f32_in_one_cache_gives_finite_logits_equal_to_a_fresh_bf16_c
     for name, value in got.items():
         assert np.isfinite(value).all(), f"{name}: {(~np.isfinite(value)).sum()} non-finite"
         np.testing.assert_array_equal(value, want[name])
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
+def test_read_only_cache_runs_without_it_and_says_so(en_qa_dir, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o500)
+    engine = Engine(cache_dir=cache)
+    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="FP32")
+    assert qa.ask("Who?", CONTEXT).best is not None
+    assert any("not writable" in n for n in engine.notes)
+
+
+def test_unwritable_cache_runs_without_it_and_says_so(en_qa_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory should be")
+    engine = Engine(cache_dir=blocker / "cache")
+    qa = QuestionAnswerer.load(en_qa_dir, engine=engine, precision="FP32")
+    assert qa.ask("Who?", CONTEXT).best is not None
+    assert any("not writable" in n for n in engine.notes)
+
+
+def test_corrupt_cache_is_rebuilt(en_qa_dir, tmp_path):
+    cache = tmp_path / "cache"
+    QuestionAnswerer.load(en_qa_dir, engine=Engine(cache_dir=cache), precision="FP32").warm_up()
+    blobs = list(cache.rglob("*.blob"))
+    assert blobs
+    for blob in blobs:
+        blob.write_bytes(b"\x00garbage" * 10)
+    qa = QuestionAnswerer.load(en_qa_dir, engine=Engine(cache_dir=cache), precision="FP32")
+    best = qa.ask("Who?", CONTEXT).best
+    assert best.text == CONTEXT[best.start : best.end]
+
+
+# -- non-finite outputs ---------------------------------------------------------------------
 
 
 class _NaNRunner:

@@ -1,6 +1,10 @@
+"""segment.py: MeCab morphemes with offsets into the original text, language detection."""
+
 from unittest import mock
 
 import pytest
+from hypothesis import given
+from strategies import FUZZ, TEXTS
 
 from qa_demo.segment import available_dictionaries, detect_language, segment
 from qa_demo.types import Language
@@ -86,3 +90,11 @@ def test_token_table_of_a_japanese_model_without_mecab_still_shows_morphemes():
         "Tokyo",
         "station",
     ]
+
+
+@FUZZ
+@given(TEXTS)
+def test_segmenter_never_crashes(text):
+    for lang in ("ja", "en"):
+        for m in segment(text, lang):
+            assert 0 <= m.start <= m.end <= len(text)

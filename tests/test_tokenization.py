@@ -1,19 +1,21 @@
+"""tokenization.py: ids equal transformers' tokenizers, offsets into the original text through
+NFKC, and any text, however odd, gives offsets in bounds and in order."""
+
 import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from strategies import FUZZ, TEXTS
 
 from conftest import SHARED_DATA, build_english_tokenizer
-from qa_demo.errors import InputError
 from qa_demo.tokenization import load_tokenizer, repair_offsets
-from qa_demo.types import Window
 
 JSQUAD_VALID = SHARED_DATA / "jsquad" / "valid-v1.3.json"
 #: Gold answers whose character span no token span reproduces exactly: first measured as
 #: 12 of 12,853 (0.09%) on JSQuAD valid v1.3 (answers that start or end inside a morpheme).
 #: The rate must not rise.
 MAX_UNREPRESENTABLE_RATE = 12 / 12853
-
 TRICKY = "ｱｯﾌﾟﾙ㈱は２０２４年に\n東京で 😀 発表した。ﾊﾟﾝ"
 
 
@@ -113,29 +115,24 @@ def test_english_ids_equal_bert_tokenizer_fast(tmp_path):
             assert list(enc.offsets) == [tuple(o) for o in want["offset_mapping"]]
 
 
-def test_length_groups_and_static_buckets():
-    from qa_demo.windows import batch, bucket_width, length_groups
+# -- any text, however odd -----------------------------------------------------------------
 
-    def win(n):
-        ids = np.arange(n, dtype=np.int64)
-        return Window(
-            index=0,
-            input_ids=ids,
-            token_type_ids=ids * 0,
-            attention_mask=ids * 0 + 1,
-            offsets=(None,) * n,
-            word_ids=(None,) * n,
-            sequence_ids=(None,) * n,
-            char_start=0,
-            char_end=0,
-        )
 
-    windows = [win(8), win(8), win(5), win(8)]
-    assert length_groups(windows) == [[0, 1, 3], [2]]
-    assert bucket_width(5, (16, 8)) == 8 and bucket_width(9, (8, 16)) == 16
-    with pytest.raises(InputError, match="static shapes"):
-        bucket_width(17, (8, 16))
-    padded = batch([windows[2]], pad_id=0, width=8)
-    assert padded["input_ids"].shape == (1, 8) and padded["attention_mask"][0].sum() == 5
-    with pytest.raises(ValueError):
-        batch(windows, pad_id=0, width=4)
+def check_offsets(text, offsets):
+    prev_start = 0
+    for start, end in offsets:
+        assert 0 <= start <= end <= len(text)
+        assert start >= prev_start
+        prev_start = start
+
+
+@FUZZ
+@given(TEXTS)
+def test_japanese_tokenizer_offsets_are_in_bounds_and_ordered(ja_vocab_dir, text):
+    check_offsets(text, load_tokenizer(ja_vocab_dir).encode(text).offsets)
+
+
+@FUZZ
+@given(TEXTS)
+def test_english_tokenizer_offsets_are_in_bounds_and_ordered(en_checkpoint, text):
+    check_offsets(text, load_tokenizer(en_checkpoint).encode(text).offsets)

@@ -4,7 +4,7 @@ Only BERT-family checkpoints with a WordPiece vocabulary (English ``BertTokenize
 Japanese ``BertJapaneseTokenizer`` with MeCab + WordPiece) are listed: those are the tokenizers
 ``qa_demo.tokenization`` reproduces with exact offsets. Each entry states its architecture and
 tokenizer as its Hub files declare them (config.json ``architectures``, tokenizer_config.json),
-and tests/test_app_catalog.py exports and runs a tiny random-weight replica of each. Nothing
+and tests/app/test_catalog.py exports and runs a tiny random-weight replica of each. Nothing
 here touches the network until ``fetch`` is called.
 """
 

@@ -1,0 +1,176 @@
+"""``qa-demo model-server``: model directories served over the KServe v2 protocol.
+
+Each directory becomes a ``kserve.Model`` compiled by the project's own ``Engine`` (precision
+AUTO by default, dynamic sequence length); ``kserve.ModelServer`` serves REST (and gRPC when
+asked). Clients tokenize and decode themselves (``qa-demo ask --remote``, the app with
+``--remote``), as OpenVINO Model Server's BERT demo does.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, require
+from ..model_dir import ModelDir, load_model_dir
+from ..options import Hint, Precision
+from ..precision import choose_for
+from ..remote import EXECUTED_PARAMETER, V2_TYPES, VOCAB_PARAMETER, v2_type
+from ..runtime import Engine
+
+#: Loopback unless told otherwise: a model server is not for the whole network by accident.
+DEFAULT_HOST = "127.0.0.1"
+ALL_ADDRESSES = ("0.0.0.0", "::", "[::]")
+
+
+def make_model(model: ModelDir, engine: Engine, device: str, precision: Precision):
+    """A ``kserve.Model`` of one model directory; built here so kserve is imported lazily."""
+    kserve = require("kserve", "serve")
+    from kserve.protocol.infer_type import InferOutput, InferResponse
+
+    class IRModel(kserve.Model):
+        def __init__(self) -> None:
+            super().__init__(model.name)
+            self.runner = None
+
+        def load(self) -> bool:
+            caps = engine.capabilities(device)
+            choice = choose_for(model, caps, precision)
+            self.runner = engine.runner(model, device, choice, Hint.LATENCY)
+            self.ready = True
+            return self.ready
+
+        def get_input_types(self) -> list[dict]:
+            return [
+                {"name": n, "datatype": "INT64", "shape": [-1, -1]} for n in self.runner.input_names
+            ]
+
+        def get_output_types(self) -> list[dict]:
+            return [
+                {
+                    "name": n,
+                    "datatype": "FP32",
+                    "shape": [-1, -1, -1] if n == "logits" else [-1, -1],
+                }
+                for n in self.runner.output_names
+            ]
+
+        def predict(self, payload, headers=None, response_headers=None):
+            feeds = {t.name: t.as_numpy().astype(np.int64) for t in payload.inputs}
+            outputs = self.runner.infer(feeds)
+            infer_outputs = []
+            for name, value in outputs.items():
+                value = np.ascontiguousarray(value, dtype=np.float32)
+                out = InferOutput(name, list(value.shape), V2_TYPES[value.dtype])
+                out.set_data_from_numpy(value, binary_data=True)
+                infer_outputs.append(out)
+            params = {EXECUTED_PARAMETER: self.runner.executed_precision}
+            rows = model.config.get("vocab_size")
+            if isinstance(rows, int):
+                params[VOCAB_PARAMETER] = rows
+            # tritonclient sends no request id; a response id of None fails kserve's validation.
+            return InferResponse(
+                payload.id or str(uuid.uuid4()),
+                model.name,
+                infer_outputs,
+                parameters=params,
+                use_binary_outputs=True,
+            )
+
+    return IRModel()
+
+
+def _tensors(ports) -> list[dict]:
+    """v2 metadata of compiled-model ports: name, datatype, shape (-1 where dynamic)."""
+    return [
+        {
+            "name": port.any_name,
+            "datatype": v2_type(port.get_element_type().to_dtype()),
+            "shape": [d.get_length() if d.is_static else -1 for d in port.get_partial_shape()],
+        }
+        for port in ports
+    ]
+
+
+def serve(
+    dirs: list[Path],
+    host: str = DEFAULT_HOST,
+    http_port: int = 8080,
+    grpc_port: int | None = None,
+    device: str = "CPU",
+    precision: Precision = Precision.AUTO,
+) -> None:
+    """Load every directory, then serve until SIGTERM/SIGINT (kserve stops cleanly on both)."""
+    if grpc_port is not None and host not in ALL_ADDRESSES:
+        raise InputError(
+            "kserve's gRPC server always listens on every address; give --host 0.0.0.0 "
+            "with --grpc-port to accept that, or leave gRPC off."
+        )
+    kserve = require("kserve", "serve")
+    engine = Engine()
+    models = []
+    for d in dirs:
+        m = make_model(load_model_dir(d), engine, device, precision)
+        m.load()
+        models.append(m)
+        print(f"{m.name}: {m.runner.executed_precision}", file=sys.stderr, flush=True)
+    server = _server_class(kserve)(
+        host=host, http_port=http_port, grpc_port=grpc_port or 0, enable_grpc=grpc_port is not None
+    )
+    server.start(models)
+
+
+def _server_class(kserve):
+    class HostModelServer(kserve.ModelServer):
+        """``kserve.ModelServer`` on a chosen address: kserve 0.21 hard-codes 0.0.0.0 in
+        RESTServer's uvicorn.Config, so the address is set on that config once the server has
+        made it and before the event loop starts it (setup_event_loop runs between)."""
+
+        def __init__(self, host: str, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.host = host
+
+        def setup_event_loop(self) -> None:
+            if self._rest_server is not None:
+                self._rest_server.config.host = self.host
+            super().setup_event_loop()
+
+    return HostModelServer
+
+
+def cmd_model_server(args) -> None:
+    serve(
+        [Path(d) for d in args.dirs],
+        host=args.host,
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        device=args.device,
+        precision=Precision.parse(args.precision),
+    )
+
+
+def add_subcommands(sub) -> None:
+    p = sub.add_parser(
+        "model-server", help="serve model directories over the KServe v2 protocol (kserve)"
+    )
+    p.add_argument("dirs", nargs="+", help="model directories; each is served under its name")
+    p.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 serves the whole network)",
+    )
+    p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument(
+        "--grpc-port", type=int, help="also serve gRPC here (kserve binds it on every address)"
+    )
+    p.add_argument("--device", default="CPU")
+    p.add_argument(
+        "--precision",
+        default=Precision.AUTO.value,
+        choices=Precision.choices(),
+        help="AUTO (default): the fastest precision measured to agree with FP32 for each model",
+    )
+    p.set_defaults(func=cmd_model_server)
