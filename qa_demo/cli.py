@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "qa_demo.app.serve",
     "qa_demo.tools.loadtest",
     "qa_demo.tools.model_server",
+    "qa_demo.tools.export_serving",
 )
 
 

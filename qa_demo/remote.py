@@ -8,6 +8,7 @@ imported lazily: the serving core needs none of it.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ def server_address(url: str) -> str:
 class RemoteRunner:
     """One model on the server as a ``runtime.Runner``: names checked against the local IR."""
 
-    client: object  # tritonclient.http.InferenceServerClient
+    backend: RemoteBackend  # gives each thread its own client
     model_name: str
     url: str
     input_names: tuple[str, ...]
@@ -75,7 +76,7 @@ class RemoteRunner:
         t0 = time.perf_counter()
         result = self._call(
             "infer",
-            self.client.infer,
+            self.backend.client.infer,
             self.model_name,
             inputs,
             outputs=outputs,
@@ -134,21 +135,34 @@ class RemoteBackend:
         self.timeout_s = timeout_s
         self.notes: list[str] = []
         self._runners: dict[str, RemoteRunner] = {}
-        self._client = None
+        self._local = threading.local()
 
     @property
     def client(self):
-        if self._client is None:
+        """This thread's client: tritonclient's HTTP client runs on gevent, whose connections
+        must not be shared between OS threads (the app answers on several; four threads on one
+        client hung in the fleet test)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
             http = require("tritonclient.http", "serve")
-            self._client = http.InferenceServerClient(
+            client = http.InferenceServerClient(
                 self.address,
                 connection_timeout=self.timeout_s,
                 network_timeout=self.timeout_s,
             )
-        return self._client
+            self._local.client = client
+        return client
 
     def devices(self) -> list[str]:
         return [REMOTE_DEVICE]
+
+    def serves(self, name: str) -> bool:
+        """Whether the server has ``name`` ready (v2 ``/v2/models/{name}/ready``); False when
+        it cannot be reached, so a server that went away hides its models, nothing more."""
+        try:
+            return bool(call_server(self.url, "readiness", self.client.is_model_ready, name))
+        except RemoteError:
+            return False
 
     def check_device(self, device: str) -> str:
         """Any device name means the server's: where it runs is the server's choice."""
@@ -184,7 +198,7 @@ class RemoteBackend:
         if not outputs:
             raise RemoteError(f"{name} on {self.url} declares no outputs.")
         return RemoteRunner(
-            self.client,
+            self,
             name,
             self.url,
             inputs,

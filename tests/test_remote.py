@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from conftest import model_server
 from qa_demo.cli import main
 from qa_demo.ner import EntityTagger
 from qa_demo.qa import QuestionAnswerer
@@ -27,43 +25,13 @@ pytestmark = pytest.mark.slow
 
 EN_CONTEXT = "Ada Lovelace wrote the report in London in 1843. Tokyo station opened in 1914."
 JA_CONTEXT = "山田太郎氏は東京都内で記者会見を開き、新しい工場を大阪に建設すると発表した。"
-#: Seconds a server may take to load its models and answer readiness.
-START_S = 120
-
-
-def wait_ready(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"model-server exited: {proc.stderr.read()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("model-server did not become ready")
 
 
 @pytest.fixture(scope="module")
-def server(en_qa_dir, en_ner_dir, ja_qa_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("served")
-    for name, src in (("en-qa", en_qa_dir), ("en-ner", en_ner_dir), ("ja-qa", ja_qa_dir)):
-        (root / name).symlink_to(src, target_is_directory=True)
-    port = free_port()
-    cmd = [sys.executable, "-m", "qa_demo", "model-server", *(str(root / n) for n in
-           ("en-qa", "en-ner", "ja-qa")), "--http-port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
+def server(models_root):
+    root = models_root("en-qa", "en-ner", "ja-qa")
+    with model_server(*(root / n for n in ("en-qa", "en-ner", "ja-qa"))) as (url, proc):
         yield url, root, proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_answers_through_the_server_equal_local_answers(server):

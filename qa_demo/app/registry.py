@@ -17,6 +17,8 @@ from .messages import AppError
 
 AUTO = "auto"
 HUB_PREFIX = "hub:"
+#: Dropdown values of models run on the model server: "remote:<local directory name>".
+REMOTE_PREFIX = "remote:"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Selection:
     device: str
     precision: Precision
     dictionary: str | None
+    #: Run on the model server (``--remote``): the local directory gives only the tokenizer.
+    remote: bool = False
 
 
 class ModelRegistry:
@@ -37,12 +41,16 @@ class ModelRegistry:
         models_root: str | Path,
         engine=None,
         catalog: Sequence[CatalogEntry] = CATALOG,
+        remote=None,
     ) -> None:
+        """``remote``: a ``remote.RemoteBackend``; its models are listed beside the local ones,
+        each paired with the local directory of the same name for its tokenizer."""
         from ..runtime import Engine
 
         self.root = Path(models_root)
         self.engine = engine or Engine()
         self.catalog = tuple(catalog)
+        self.remote = remote
         self._lock = threading.Lock()
         self._pipelines: dict[tuple, object] = {}
         self._models: dict[str, ModelDir] = {}
@@ -70,10 +78,18 @@ class ModelRegistry:
         out = [("auto", AUTO)]
         for m in self.models(task):
             out.append((f"{m.name}  [{m.language.value}, {'/'.join(m.precisions)}]", m.name))
+        for m in self.remote_models(task):
+            out.append((f"{m.name}  [{m.language.value}, remote]", REMOTE_PREFIX + m.name))
         for e in self.catalog_entries(task):
             if e.dir_name not in self._models:
                 out.append((f"⬇ {e.hub_id}  [{e.language.value}, Hub]", HUB_PREFIX + e.hub_id))
         return out
+
+    def remote_models(self, task: Task | None = None) -> list[ModelDir]:
+        """Local directories whose model the server has ready (none without a server)."""
+        if self.remote is None:
+            return []
+        return [m for m in self.models(task) if self.remote.serves(m.name)]
 
     def devices(self) -> list[str]:
         return self.engine.devices()
@@ -112,6 +128,10 @@ class ModelRegistry:
                     "no_model", task=task.value.upper(), language=language.value, root=self.root
                 )
             return candidates[0]
+        if name.startswith(REMOTE_PREFIX):
+            name = name[len(REMOTE_PREFIX) :]
+            if self.remote is None:
+                raise ModelLoadError(f"{name} is a remote model, but no model server is set.")
         if name.startswith(HUB_PREFIX):
             entry = find_entry(name[len(HUB_PREFIX) :], self.catalog)
             if entry.task is not task:
@@ -138,12 +158,13 @@ class ModelRegistry:
 
         dictionary = sel.dictionary if sel.model.language is Language.JA else None
         key = (task, str(sel.model.path), sel.device.upper(), sel.precision.value, dictionary)
+        key += (sel.remote,)
         with self._lock:
             if key not in self._pipelines:
                 cls = QuestionAnswerer if task is Task.QA else EntityTagger
                 self._pipelines[key] = cls(
                     sel.model,
-                    engine=self.engine,
+                    engine=self.remote if sel.remote else self.engine,
                     device=sel.device,
                     precision=sel.precision,
                     dictionary=dictionary,

@@ -30,6 +30,7 @@ def project_dir(name: str) -> Path:
 DEFAULT_MODELS = project_dir("models")
 DEFAULT_ASSETS = project_dir("assets")
 MODELS_ENV = "QA_DEMO_MODELS"
+REMOTE_ENV = "QA_DEMO_REMOTE"
 #: Sessions (browser tabs, API clients) whose state gradio keeps in memory, least recently
 #: used dropped first. gradio keeps 10,000 by default and forgets none when a tab closes; each
 #: holds a copy of every component's config plus its last inputs and outputs (0.2 MB, to
@@ -68,15 +69,24 @@ def build_app(
     models_root: str | Path | None = None,
     assets: str | Path | None = None,
     concurrency: int | None = None,
+    remote: str | None = None,
 ):
     """Read models/ (or $QA_DEMO_MODELS), build the registry and the UI. Downloads nothing.
-    ``concurrency``: requests run at once (default: ``layout.concurrency_limit``)."""
+    ``concurrency``: requests run at once (default: ``layout.concurrency_limit``); ``remote``
+    (or $QA_DEMO_REMOTE): a KServe v2 model server whose models are listed beside the local
+    ones."""
     limit_malloc_arenas()
     root = Path(models_root or os.environ.get(MODELS_ENV) or DEFAULT_MODELS)
     assets_dir = Path(assets) if assets else DEFAULT_ASSETS
     from .layout import build_ui
 
-    service = DemoService(ModelRegistry(root))
+    remote = remote or os.environ.get(REMOTE_ENV)
+    backend = None
+    if remote:
+        from ..remote import RemoteBackend
+
+        backend = RemoteBackend(remote)
+    service = DemoService(ModelRegistry(root, remote=backend))
     examples = load_examples(assets_dir / "examples.json")
     return build_ui(service, examples, concurrency=concurrency)
 
@@ -133,7 +143,7 @@ def launch(demo, host: str | None = None, port: int | None = None, share: bool =
 
 # -- qa-demo serve ---------------------------------------------------------------------------------
 def cmd_serve(args) -> None:
-    demo = build_app(args.models, concurrency=args.concurrency)
+    demo = build_app(args.models, concurrency=args.concurrency, remote=args.remote)
     launch(demo, host=args.host, port=args.port, share=args.share)
 
 
@@ -147,6 +157,11 @@ def add_subcommands(sub) -> None:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     p.add_argument("--models", help=f"models directory (default: ${MODELS_ENV} or models/)")
+    p.add_argument(
+        "--remote",
+        metavar="URL",
+        help=f"also list the models of this KServe v2 model server (or ${REMOTE_ENV})",
+    )
     p.add_argument(
         "--concurrency",
         type=int,

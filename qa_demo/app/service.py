@@ -16,10 +16,11 @@ from ..errors import InputError, NonFiniteOutputError, QADemoError
 from ..options import Dictionary, Precision
 from ..precision import device_kind, unsupported_message
 from ..qa import QAInput, QAOptions
+from ..remote import REMOTE_DEVICE
 from ..tokenization import Encoded, TextTokenizer
 from ..types import Language, Morpheme, NERResult, PrecisionInfo, QAResult, Task, Timings
 from .messages import AppError, Note, ui_language
-from .registry import AUTO, ModelRegistry, Selection
+from .registry import AUTO, REMOTE_PREFIX, ModelRegistry, Selection
 
 #: The device a missing accelerator falls back to.
 FALLBACK_DEVICE = "CPU"
@@ -135,6 +136,9 @@ class DemoService:
     def _select(self, task: Task, name: str, req: Request) -> tuple[Selection, tuple[Note, ...]]:
         """The model, device and precision to run, and the fallbacks that were needed."""
         model = self.registry.model(name, task, req.language)
+        if name and name.startswith(REMOTE_PREFIX):  # the server picks device and precision
+            remote = Selection(model, REMOTE_DEVICE, Precision.AUTO, None, remote=True)
+            return remote, ()
         notes: list[Note] = []
         device = self._device(req.settings.device, notes)
         caps = self.registry.capabilities(device)

@@ -148,3 +148,37 @@ def test_missing_accelerator_falls_back_to_cpu_with_a_note(int8_service):
     assert view.notes(run) == ["GPU is not available on this machine; running on CPU."]
     assert all(s.device.startswith("CPU") for s in run.stages)
     assert view.summary(run).count("GPU is not available") == 1  # said once, not per pipeline
+
+
+# -- a model server beside the local models (--remote) ------------------------------------------
+@pytest.mark.slow
+def test_remote_models_are_listed_beside_local_ones_and_a_dead_server_hides_only_them(
+    models_root,
+):
+    pytest.importorskip("kserve")
+    pytest.importorskip("tritonclient.http")
+    from conftest import model_server
+    from qa_demo.remote import RemoteBackend
+    from qa_demo.types import Task
+
+    root = models_root("en-qa", "en-ner")
+    with model_server(root / "en-qa") as (url, proc):
+        registry = ModelRegistry(root, remote=RemoteBackend(url, timeout_s=10))
+        service = DemoService(registry)
+        values = [v for _, v in registry.choices(Task.QA)]
+        assert "remote:en-qa" in values and "en-qa" in values
+        remote = service.answer(make_request(QUESTION, EN_CONTEXT, model="remote:en-qa"))
+        local = service.answer(make_request(QUESTION, EN_CONTEXT, model="en-qa", precision="FP32"))
+        assert remote.qa.device == "REMOTE" and remote.stages[0].device == "REMOTE"
+        assert (remote.qa.best.start, remote.qa.best.end) == (
+            local.qa.best.start,
+            local.qa.best.end,
+        )
+        proc.kill()
+        proc.wait(10)
+        with pytest.raises(QADemoError) as err:
+            service.answer(make_request(QUESTION, EN_CONTEXT, model="remote:en-qa"))
+        message = error_message(err.value, "en")
+        assert "Cannot reach the model server" in message and "\n" not in message
+        assert service.answer(make_request(QUESTION, EN_CONTEXT, model="en-qa")).qa.best
+        assert "remote:en-qa" not in [v for _, v in registry.choices(Task.QA)]
