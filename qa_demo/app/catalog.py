@@ -55,6 +55,16 @@ class CatalogEntry:
     #: NER: the entity types of its B-/I- (BIO) labels; QA: empty.
     entity_types: tuple[str, ...] = ()
     int8: bool = True
+    #: "IR on the Hub" entries: the repository holds OpenVINO IR in optimum-intel's layout and
+    #: is downloaded as it is (``hub.fetch_ir``, no torch); None: exported (the export extra).
+    ir_revision: str | None = None
+    licence: str = ""
+    #: The score its publisher states, quoted as published (not measured here).
+    published_score: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "IR on the Hub" if self.ir_revision else "export"
 
     @property
     def dir_name(self) -> str:
@@ -63,6 +73,9 @@ class CatalogEntry:
 
     def export_command(self, models_root: str | Path = "models") -> str:
         """What to run by hand on a machine with network."""
+        if self.ir_revision:
+            out = Path(models_root) / self.dir_name
+            return f"qa-demo fetch {self.hub_id} --revision {self.ir_revision} --out {out}"
         flag = " --int8" if self.int8 else ""
         return (
             f"qa-demo export {self.hub_id} {Path(models_root) / self.dir_name} "
@@ -72,7 +85,47 @@ class CatalogEntry:
 
 _CASED_BERT = TokenizerSpec("BertTokenizer")
 
+_DISTILBERT_QA = "DistilBertForQuestionAnswering"
+
 CATALOG: tuple[CatalogEntry, ...] = (
+    # -- IR on the Hub: downloaded as it is, no torch (their Hub files: openvino_model.xml/.bin,
+    # config.json, tokenizer files; the main branches as of 2026-12-05) --------------------------
+    CatalogEntry(
+        "distilbert/distilbert-base-cased-distilled-squad",
+        Task.QA,
+        Language.EN,
+        "DistilBERT (cased) distilled on SQuAD 1.1, as OpenVINO IR (FP32, added to the repository "
+        "by the optimum-intel maintainers): full-size English QA without torch.",
+        _DISTILBERT_QA,
+        TokenizerSpec("DistilBertTokenizer"),
+        ir_revision="main",
+        licence="apache-2.0",
+        published_score="SQuAD v1.1 dev F1 87.1 (its model card)",
+    ),
+    CatalogEntry(
+        "echarlaix/distilbert-base-uncased-distilled-squad-openvino-8bit",
+        Task.QA,
+        Language.EN,
+        "DistilBERT (uncased) on SQuAD 1.1, OpenVINO IR with 8-bit weights (NNCF): the smallest "
+        "full-size English QA.",
+        _DISTILBERT_QA,
+        TokenizerSpec("DistilBertTokenizer", do_lower_case=True),
+        ir_revision="main",
+        licence="apache-2.0",
+        published_score="SQuAD v1.1 dev F1 86.9 for the FP32 model it was quantized from",
+    ),
+    CatalogEntry(
+        "helenai/distilbert-base-uncased-distilled-squad-ov-fp32",
+        Task.QA,
+        Language.EN,
+        "DistilBERT (uncased) on SQuAD 1.1, OpenVINO IR in FP32.",
+        _DISTILBERT_QA,
+        TokenizerSpec("DistilBertTokenizer", do_lower_case=True),
+        ir_revision="main",
+        licence="apache-2.0",
+        published_score="SQuAD v1.1 dev F1 86.9 (distilbert-base-uncased-distilled-squad's card)",
+    ),
+    # -- exported here from their checkpoints (the export extra) ---------------------------------
     CatalogEntry(
         "distilbert-base-cased-distilled-squad",
         Task.QA,

@@ -190,7 +190,8 @@ def on_model_change(registry: ModelRegistry, name: str | None) -> dict[str, Any]
     if entry is None:
         return {"fetch_box": gr.update(visible=False), "fetch_md": ""}
     command = entry.export_command(registry.root)
-    text = markdown.fetch_prompt(entry.hub_id, entry.description, command)
+    ready_ir = bool(entry.ir_revision)
+    text = markdown.fetch_prompt(entry.hub_id, entry.description, command, ready_ir)
     return {"fetch_box": gr.update(visible=True), "fetch_md": text}
 
 

@@ -298,7 +298,8 @@ def _wire_choices(gr, registry: ModelRegistry, controls: Controls, parts: dict):
             api_name=False,
         )
 
-    def fetch_selected(qa_name, ner_name, language, progress=gr.Progress()):  # noqa: B008
+    # track_tqdm: huggingface_hub's own download bars become the page's progress bar.
+    def fetch_selected(qa_name, ner_name, language, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
         return fetch.fill(handlers.on_fetch(registry, qa_name, ner_name, language, progress))
 
     parts["fetch_btn"].click(

@@ -103,11 +103,18 @@ def windows_markdown(n_windows: int, winner: int) -> str:
     )
 
 
-def fetch_prompt(hub_id: str, description: str, command: str) -> str:
-    """The offer to download a catalog model that is not local yet."""
-    return (
-        f"**{escape(hub_id)}** — {escape(description)}  \n"
-        "まだダウンロードされていません。ダウンロードして OpenVINO に変換しますか？ "
-        "Not downloaded yet: download it and convert it to OpenVINO? "
-        f"(needs network and `pip install 'qa-demo[export]'`; by hand: `{command}`)"
-    )
+def fetch_prompt(hub_id: str, description: str, command: str, ready_ir: bool = False) -> str:
+    """The offer to download a catalog model that is not local yet: its ready-made IR as it
+    is (no torch), or its checkpoint to convert (the export extra)."""
+    if ready_ir:
+        offer = (
+            "まだダウンロードされていません。OpenVINO 形式のままダウンロードしますか？ "
+            "Not downloaded yet: download its ready-made OpenVINO IR? (needs network; "
+        )
+    else:
+        offer = (
+            "まだダウンロードされていません。ダウンロードして OpenVINO に変換しますか？ "
+            "Not downloaded yet: download it and convert it to OpenVINO? "
+            "(needs network and `pip install 'qa-demo[export]'`; "
+        )
+    return f"**{escape(hub_id)}** — {escape(description)}  \n{offer}by hand: `{command}`)"

@@ -81,6 +81,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "この言語の固有表現（NER）モデルがないため、固有表現は表示されません。",
     },
     "engine_note": {"en": "{note}", "ja": "実行環境の注意: {note}"},
+    "preload_ready": {
+        "en": "The full-size model {repo} is ready and is now the default ({name}).",
+        "ja": "フルサイズのモデル {repo} の準備ができたため、既定のモデルにしました（{name}）。",
+    },
+    "preload_failed": {
+        "en": "The full-size model {repo} could not be fetched, so the bundled model stays the "
+        "default: {why}",
+        "ja": "フルサイズのモデル {repo} を取得できなかったため、同梱のモデルを使い続けます: {why}",
+    },
     "busy": {
         "en": "The demo is busy: the queue of waiting requests is full. Please try again in a "
         "moment.",

@@ -51,6 +51,10 @@ class ModelRegistry:
         self.engine = engine or Engine()
         self.catalog = tuple(catalog)
         self.remote = remote
+        #: (task, language) -> the model "auto" picks first (a preloaded full-size model).
+        self.preferred: dict[tuple[Task, Language], str] = {}
+        #: How a background preload went, for the user (message key and fields), once done.
+        self.preload_notes: list[tuple[str, dict]] = []
         self._lock = threading.Lock()
         self._pipelines: dict[tuple, object] = {}
         self._models: dict[str, ModelDir] = {}
@@ -122,6 +126,9 @@ class ModelRegistry:
     def model(self, name: str, task: Task, language: Language) -> ModelDir:
         """The model directory for a dropdown value ("auto", a local name or "hub:<id>")."""
         if name in (None, "", AUTO):
+            preferred = self._models.get(self.preferred.get((task, language), ""))
+            if preferred is not None:
+                return preferred
             candidates = self.models(task, language) or self.models(task)
             if not candidates:
                 raise AppError(
@@ -171,8 +178,45 @@ class ModelRegistry:
                 )
             return self._pipelines[key]
 
+    def preload(self, repo_id: str) -> threading.Thread:
+        """Fetch ``repo_id``'s IR in the background (a Space's ``QA_DEMO_PRELOAD``): the app
+        serves the bundled models meanwhile; once the model loads it becomes the default of
+        its task and language. Either way a note says how it went."""
+
+        def run() -> None:
+            try:
+                entry = next((e for e in self.catalog if e.hub_id == repo_id), None)
+                if entry is not None:
+                    found = self.fetch(repo_id)
+                else:
+                    from .hub import dir_name, fetch_ir
+
+                    out = self.root / dir_name(repo_id)
+                    if not out.exists():
+                        fetch_ir(repo_id, self.root, out=out)
+                    self.refresh()
+                    found = self._models[out.name]
+            except QADemoError as exc:
+                self.preload_notes.append(("preload_failed", {"repo": repo_id, "why": str(exc)}))
+                return
+            with self._lock:
+                self.preferred[(found.task, found.language)] = found.name
+            self.preload_notes.append(("preload_ready", {"repo": repo_id, "name": found.name}))
+
+        thread = threading.Thread(target=run, name=f"preload {repo_id}", daemon=True)
+        thread.start()
+        return thread
+
     def fetch(self, hub_id: str, log: Callable[[str], None] = lambda m: None) -> ModelDir:
+        """A catalog model into the root: its IR downloaded as it is, or exported."""
         entry = find_entry(hub_id, self.catalog)
-        path = fetch(entry, self.root, log=log)
+        out = self.root / entry.dir_name
+        if entry.ir_revision and not out.exists():
+            from .hub import fetch_ir
+
+            fetch_ir(entry.hub_id, self.root, entry.ir_revision, out, log=log)
+            path = out
+        else:
+            path = fetch(entry, self.root, log=log)
         self.refresh()
         return self._models[path.name]

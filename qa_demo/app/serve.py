@@ -11,26 +11,16 @@ import sys
 from pathlib import Path
 
 from .examples import load_examples
+from .paths import (
+    DEFAULT_ASSETS,
+    MODELS_ENV,
+    PRELOAD_ENV,
+    REMOTE_ENV,
+)
+from .paths import models_root as resolve_models_root
 from .registry import ModelRegistry
 from .service import DemoService
 
-
-def project_dir(name: str) -> Path:
-    """The project's ``name`` folder (models, assets): the working directory's, else the
-    source checkout's. Not the package's own parent: installed without ``-e``, that is
-    site-packages."""
-    checkout = Path(__file__).resolve().parents[2]
-    for base in (Path.cwd(), checkout):
-        if (base / name).is_dir() and (base / "app.py").exists():
-            return base / name
-    return Path.cwd() / name
-
-
-#: models/ and assets/ of the project; QA_DEMO_MODELS overrides the models folder.
-DEFAULT_MODELS = project_dir("models")
-DEFAULT_ASSETS = project_dir("assets")
-MODELS_ENV = "QA_DEMO_MODELS"
-REMOTE_ENV = "QA_DEMO_REMOTE"
 #: Sessions (browser tabs, API clients) whose state gradio keeps in memory, least recently
 #: used dropped first. gradio keeps 10,000 by default and forgets none when a tab closes; each
 #: holds a copy of every component's config plus its last inputs and outputs (0.2 MB, to
@@ -76,7 +66,7 @@ def build_app(
     (or $QA_DEMO_REMOTE): a KServe v2 model server whose models are listed beside the local
     ones."""
     limit_malloc_arenas()
-    root = Path(models_root or os.environ.get(MODELS_ENV) or DEFAULT_MODELS)
+    root = resolve_models_root(models_root)
     assets_dir = Path(assets) if assets else DEFAULT_ASSETS
     from .layout import build_ui
 
@@ -86,7 +76,11 @@ def build_app(
         from ..remote import RemoteBackend
 
         backend = RemoteBackend(remote)
-    service = DemoService(ModelRegistry(root, remote=backend))
+    registry = ModelRegistry(root, remote=backend)
+    preload = os.environ.get(PRELOAD_ENV, "").strip()
+    if preload:  # a Space's full-size default, fetched while the bundled models serve
+        registry.preload(preload)
+    service = DemoService(registry)
     examples = load_examples(assets_dir / "examples.json")
     return build_ui(service, examples, concurrency=concurrency)
 

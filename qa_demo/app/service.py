@@ -233,9 +233,11 @@ class DemoService:
         return NERRun(req, sel.model, result, notes + self.engine_notes())
 
     def engine_notes(self) -> tuple[Note, ...]:
-        """What the runtime had to work around (an unusable compile cache); read after the
-        run, since a compile adds them."""
-        return tuple(Note.of("engine_note", note=n) for n in self.registry.engine.notes)
+        """What the runtime had to work around (an unusable compile cache), and how a
+        background preload went; read after the run, since a compile adds them."""
+        engine = tuple(Note.of("engine_note", note=n) for n in self.registry.engine.notes)
+        preload = tuple(Note.of(key, **fields) for key, fields in self.registry.preload_notes)
+        return engine + preload
 
     def tokenize(self, req: Request) -> TokenizeRun:
         """Morphemes and tokens of a text (no model runs, so this encodes once)."""

@@ -116,8 +116,20 @@ def test_unverified_checkpoint_is_not_offered():
         find_entry("llm-book/bert-base-japanese-v3-jsquad")
 
 
+def test_ir_entries_state_repository_revision_licence_and_published_score():
+    ir = [e for e in CATALOG if e.kind == "IR on the Hub"]
+    assert {e.hub_id for e in ir} >= {
+        "distilbert/distilbert-base-cased-distilled-squad",
+        "echarlaix/distilbert-base-uncased-distilled-squad-openvino-8bit",
+    }
+    for entry in ir:
+        assert entry.ir_revision and entry.licence and "SQuAD" in entry.published_score
+        assert entry.export_command("models").startswith(f"qa-demo fetch {entry.hub_id}")
+    assert all(e.kind == "export" for e in CATALOG if e not in ir)
+
+
 def test_fetch_offline_says_how_to_do_it_by_hand(tmp_path):
-    entry = CATALOG[0]
+    entry = next(e for e in CATALOG if e.kind == "export")
     with pytest.raises(ModelLoadError) as info:
         fetch(entry, tmp_path, reachable=lambda: False)
     assert "needs network" in str(info.value) and f"qa-demo export {entry.hub_id}" in str(

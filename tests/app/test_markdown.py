@@ -91,3 +91,8 @@ def test_fetch_prompt_escapes_and_keeps_the_command():
     md = markdown.fetch_prompt("a/<b>", "desc_1", "qa-demo export a/b models/a--b --task qa")
     assert "&lt;b&gt;" in md and "desc\\_1" in md
     assert "`qa-demo export a/b models/a--b --task qa`" in md
+
+
+def test_fetch_prompt_of_ready_ir_needs_no_export_extra():
+    md = markdown.fetch_prompt("a/b", "d", "qa-demo fetch a/b --revision main", ready_ir=True)
+    assert "ready-made OpenVINO IR" in md and "export" not in md.split("by hand")[0]
