@@ -446,54 +446,19 @@ def launched(demo) -> Iterator[str]:
         demo.close()
 
 
-#: Seconds a model server may take to load its models and answer readiness.
-SERVER_START_S = 120
-
-
 def wait_ready(url: str, proc) -> None:
-    """Until ``url``'s v2 readiness answers 200; an exited ``proc`` or the time limit fails."""
-    import time
-    import urllib.request
+    from qa_demo.tools.model_server import wait_ready as ready
 
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[:4]} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not become ready in {SERVER_START_S} s")
+    ready(url, proc)
 
 
 @contextmanager
 def model_server(*dirs: Path) -> Iterator[tuple[str, object]]:
-    """``qa-demo model-server DIR...`` on a free loopback port: (its URL, its process);
-    stopped with SIGTERM on leaving the block."""
-    import signal
-    import subprocess
-    import sys
+    """``qa-demo model-server DIR...`` on a free loopback port: (its URL, its process)."""
+    from qa_demo.tools.model_server import spawned
 
-    from qa_demo.tools.loadtest import free_port
-
-    port = free_port()
-    cmd = [sys.executable, "-m", "qa_demo", "model-server", *map(str, dirs)]
-    proc = subprocess.Popen(
-        [*cmd, "--http-port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with spawned(list(dirs)) as running:
+        yield running
 
 
 # -- pipelines and data several test files use -----------------------------------------------------

@@ -182,6 +182,9 @@ class ModelRegistry:
         """Fetch ``repo_id``'s IR in the background (a Space's ``QA_DEMO_PRELOAD``): the app
         serves the bundled models meanwhile; once the model loads it becomes the default of
         its task and language. Either way a note says how it went."""
+        # Imported here, not in the thread: CPython 3.11 may fail compiling a module in one
+        # thread while another compiles ("AST constructor recursion depth mismatch").
+        from .hub import dir_name, fetch_ir
 
         def run() -> None:
             try:
@@ -189,8 +192,6 @@ class ModelRegistry:
                 if entry is not None:
                     found = self.fetch(repo_id)
                 else:
-                    from .hub import dir_name, fetch_ir
-
                     out = self.root / dir_name(repo_id)
                     if not out.exists():
                         fetch_ir(repo_id, self.root, out=out)

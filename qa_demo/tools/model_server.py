@@ -8,13 +8,19 @@ asked). Clients tokenize and decode themselves (``qa-demo ask --remote``, the ap
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, require
+from ..errors import DataError, InputError, require
 from ..model_dir import ModelDir, load_model_dir
 from ..options import Hint, Precision
 from ..precision import choose_for
@@ -102,6 +108,7 @@ def serve(
     grpc_port: int | None = None,
     device: str = "CPU",
     precision: Precision = Precision.AUTO,
+    threads: int | None = None,
 ) -> None:
     """Load every directory, then serve until SIGTERM/SIGINT (kserve stops cleanly on both)."""
     if grpc_port is not None and host not in ALL_ADDRESSES:
@@ -110,7 +117,7 @@ def serve(
             "with --grpc-port to accept that, or leave gRPC off."
         )
     kserve = require("kserve", "serve")
-    engine = Engine()
+    engine = Engine(config={"INFERENCE_NUM_THREADS": threads} if threads else None)
     models = []
     for d in dirs:
         m = make_model(load_model_dir(d), engine, device, precision)
@@ -121,6 +128,52 @@ def serve(
         host=host, http_port=http_port, grpc_port=grpc_port or 0, enable_grpc=grpc_port is not None
     )
     server.start(models)
+
+
+#: Seconds a spawned server may take to load its models and answer readiness.
+SPAWN_TIMEOUT_S = 120
+
+
+@contextmanager
+def spawned(
+    dirs: list[Path], precision: Precision = Precision.AUTO, threads: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``qa-demo model-server DIR...`` in a child process on a free loopback port: (its URL,
+    the process), ready; stopped with SIGTERM on leaving the block. For the bench and tests."""
+    from .loadtest import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "qa_demo", "model-server", *map(str, dirs)]
+    cmd += ["--http-port", str(port), "--precision", precision.value]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = SPAWN_TIMEOUT_S) -> None:
+    """Until ``url``'s v2 readiness answers 200; an exited ``proc`` or the time limit fails."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DataError(f"{' '.join(map(str, proc.args[:4]))} exited ({proc.returncode}).")
+        try:
+            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise DataError(f"{url} did not become ready in {timeout_s:.0f} s.")
 
 
 def _server_class(kserve):
@@ -149,6 +202,7 @@ def cmd_model_server(args) -> None:
         grpc_port=args.grpc_port,
         device=args.device,
         precision=Precision.parse(args.precision),
+        threads=args.threads,
     )
 
 
@@ -173,4 +227,5 @@ def add_subcommands(sub) -> None:
         choices=Precision.choices(),
         help="AUTO (default): the fastest precision measured to agree with FP32 for each model",
     )
+    p.add_argument("--threads", type=int, help="CPU threads per inference (default: all)")
     p.set_defaults(func=cmd_model_server)

@@ -18,6 +18,7 @@ ENGINES = (
     "ov-int8-weights",
     "ov-int8-static",
     "ov-auto",
+    "ov-remote",
     "optimum",
 )
 REFERENCE = "pytorch"

@@ -18,8 +18,10 @@ window (``window``), and says which runtime runs it and at which precision it ex
 
 from __future__ import annotations
 
+import atexit
 import inspect
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -225,6 +227,8 @@ class _Maker:
     opts: QAOptions
     engine: Engine
     base: ModelDir
+    #: Servers the engines started (ov-remote), stopped when the process exits.
+    servers: ExitStack = field(default_factory=ExitStack)
 
     def pytorch(self, name: str) -> BenchEngine:
         import transformers
@@ -269,7 +273,23 @@ class _Maker:
         tok = transformers.AutoTokenizer.from_pretrained(self.prep.checkpoint)
         return PipelineEngine(name, model, tok, self.opts, runtime="openvino (optimum-intel)")
 
+    def remote(self, name: str) -> BenchEngine:
+        """ov-fp32 run by a ``qa-demo model-server`` on loopback (same threads, same IR): what
+        the KServe v2 protocol costs per window against ov-fp32 in this process."""
+        require("kserve", "serve")
+        require("tritonclient.http", "serve")
+        from ...remote import RemoteBackend
+        from ..model_server import spawned
+
+        url, _ = self.servers.enter_context(
+            spawned([self.base.path], Precision.FP32, self.cfg.n_threads)
+        )
+        qa = QuestionAnswerer(self.base, engine=RemoteBackend(url), options=self.opts)
+        return OursEngine(name, qa)
+
     def make(self, name: str) -> BenchEngine:
+        if name == "ov-remote":
+            return self.remote(name)
         if name in OV_ENGINES:
             return self.ov(name)
         if name.startswith("ort-"):
@@ -295,6 +315,7 @@ def make_engines(cfg: BenchConfig, prep: BenchSetup, log) -> tuple[list[BenchEng
     model_dir = load_model_dir(prep.model_dir)
     # Every engine decodes with the same limits, the model's own answer length included.
     maker = _Maker(cfg, prep, QAOptions().for_model(model_dir), engine, model_dir)
+    atexit.register(maker.servers.close)
     engines: list[BenchEngine] = []
     skipped: dict[str, str] = {}
     for name in cfg.engines:

@@ -16,12 +16,13 @@ pytest.importorskip("onnxruntime")
 
 def _spy_on_runtimes(monkeypatch) -> dict[str, int]:
     """Count the calls into each runtime library: ONNX Runtime sessions, OpenVINO infer
-    requests (sync and async), PyTorch modules."""
+    requests (sync and async), PyTorch modules, and KServe v2 calls over the wire (tritonclient;
+    the model server's own OpenVINO runs in its process)."""
     import onnxruntime
     import openvino
     import torch
 
-    calls = {"onnxruntime": 0, "openvino": 0, "pytorch": 0}
+    calls = {"onnxruntime": 0, "openvino": 0, "pytorch": 0, "kserve-v2": 0}
 
     def count(cls, method: str, runtime: str) -> None:
         original = getattr(cls, method)
@@ -36,6 +37,8 @@ def _spy_on_runtimes(monkeypatch) -> dict[str, int]:
     count(openvino.InferRequest, "infer", "openvino")
     count(openvino.InferRequest, "start_async", "openvino")
     count(torch.nn.Module, "__call__", "pytorch")
+    http = pytest.importorskip("tritonclient.http")
+    count(http.InferenceServerClient, "infer", "kserve-v2")
     return calls
 
 
@@ -50,7 +53,12 @@ def test_each_engine_runs_the_runtime_it_names(en_checkpoint, bench_work, monkey
     long_case = max(prep.cases, key=lambda c: len(c.context))  # several windows
     feed = window_feed(prep)
     calls = _spy_on_runtimes(monkeypatch)
-    expected = {"pytorch": "pytorch", "ort-fp32": "onnxruntime", "ort-int8": "onnxruntime"}
+    expected = {
+        "pytorch": "pytorch",
+        "ort-fp32": "onnxruntime",
+        "ort-int8": "onnxruntime",
+        "ov-remote": "kserve-v2",
+    }
     for e in engines:
         runtime = expected.get(e.name, "openvino")
         for run in (lambda e=e: e.answer(long_case), lambda e=e: e.window(feed)):
@@ -61,6 +69,7 @@ def test_each_engine_runs_the_runtime_it_names(en_checkpoint, bench_work, monkey
     executed = {e.name: e.executed_precision for e in engines}
     bound = {e.name: e.bound for e in engines}
     assert executed["pytorch"] == executed["ov-fp32"] == executed["ov-fp32-parallel"] == "f32"
+    assert executed["ov-remote"].startswith("f32 (on http://127.0.0.1:")
     assert executed["ort-fp32"].startswith("f32") and "int8" in executed["ort-int8"]
     for name in ("ov-int8-static", "ov-int8-weights", "ort-int8"):
         assert "int8" in executed[name]
