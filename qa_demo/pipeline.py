@@ -30,6 +30,11 @@ MAX_BATCH_WINDOWS = 8
 STATIC_SHAPE_DEVICES = ("NPU",)
 
 
+def _on_wire(runner: Runner) -> bool:
+    """Whether ``runner`` calls a server (``remote.RemoteRunner``) and counts its wire time."""
+    return hasattr(runner, "take_wire_ms")
+
+
 class Prepared(Protocol):
     """What a preprocess stage hands on; ``segment_ms`` is MeCab's share of its time."""
 
@@ -172,7 +177,8 @@ class Pipeline:
         decoded = self.postprocess(inputs, prepared, raw, opts)
         post_ms = (time.perf_counter() - t0) * 1000
         seg_ms = prepared.segment_ms
-        timings = Timings(seg_ms, pre_ms - seg_ms, infer_ms, post_ms, compile_ms)
+        network_ms = sum(r.take_wire_ms() for r in self._runners.values() if _on_wire(r))
+        timings = Timings(seg_ms, pre_ms - seg_ms, infer_ms, post_ms, compile_ms, network_ms)
         device = ",".join(self.compiled.execution_devices)
         return self.result_type.of(decoded, timings, device, self.precision_info())
 

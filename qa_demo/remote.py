@@ -29,6 +29,8 @@ DEFAULT_TIMEOUT_S = 30.0
 #: Response parameters ``qa-demo model-server`` sends: what executed, and the embedding rows.
 EXECUTED_PARAMETER = "executed_precision"
 VOCAB_PARAMETER = "vocab_size"
+#: Milliseconds the server spent inside the model, when it says (``qa-demo model-server``).
+SERVER_MS_PARAMETER = "server_ms"
 #: v2 datatypes of the numpy dtypes our models take and give.
 V2_TYPES = {np.dtype(np.int64): "INT64", np.dtype(np.int32): "INT32", np.dtype(np.float32): "FP32"}
 
@@ -60,8 +62,9 @@ class RemoteRunner:
     compile_ms: float = 0.0
     execution_devices: tuple[str, ...] = (REMOTE_DEVICE,)
     runtime: str = "kserve-v2"
-    #: Milliseconds of the last call spent on the wire and in the server (network included).
-    last_call_ms: float = field(default=0.0, repr=False)
+    #: Per thread: milliseconds on the wire since the last ``take_wire_ms`` (requests run on
+    #: several threads at once, each reading only its own calls).
+    _wire: threading.local = field(default_factory=threading.local, repr=False)
 
     def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         http = require("tritonclient.http", "serve")
@@ -82,9 +85,18 @@ class RemoteRunner:
             outputs=outputs,
             timeout=int(self.timeout_s * 1_000_000),  # microseconds, as the server reads it
         )
-        self.last_call_ms = (time.perf_counter() - t0) * 1000
-        self._read_parameters(result.get_response().get("parameters") or {})
+        call_ms = (time.perf_counter() - t0) * 1000
+        params = result.get_response().get("parameters") or {}
+        self._read_parameters(params)
+        server_ms = params.get(SERVER_MS_PARAMETER)
+        wire = call_ms - server_ms if isinstance(server_ms, (int, float)) else call_ms
+        self._wire.ms = getattr(self._wire, "ms", 0.0) + max(wire, 0.0)
         return {name: result.as_numpy(name) for name in self.output_names}
+
+    def take_wire_ms(self) -> float:
+        """This thread's time on the wire since the last take (a request's calls)."""
+        ms, self._wire.ms = getattr(self._wire, "ms", 0.0), 0.0
+        return ms
 
     def infer_each(self, feeds_list: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
         return [self.infer(f) for f in feeds_list]

@@ -176,6 +176,9 @@ class Timings:
     infer: float = 0.0
     postprocess: float = 0.0
     compile: float = 0.0
+    #: Of ``infer``, the time on the wire to a model server (0 when the model runs here): the
+    #: call's time less the server's own, or the whole call where the server reports none.
+    network: float = 0.0
 
     @property
     def total(self) -> float:

@@ -22,6 +22,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 #: The checkout, and the models it ships (tests of the shipped models skip when absent).
 REPO = Path(__file__).resolve().parents[1]
+#: The stages a run's "timings_ms" JSON names (network: of infer, on the wire to a server).
+TIMING_KEYS = {"segment", "tokenize", "infer", "postprocess", "network", "total"}
 MODELS = REPO / "models"
 #: ../shared/data beside the checkout; tests that need it skip when it is absent.
 SHARED_DATA = Path(os.environ.get("QA_DEMO_SHARED_DATA", REPO.parent / "shared" / "data"))

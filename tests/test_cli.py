@@ -17,7 +17,7 @@ from hostile import (
     check_offsets,
 )
 
-from conftest import MODELS
+from conftest import MODELS, TIMING_KEYS
 from qa_demo.cli import EXIT_USER_ERROR, main
 
 JA_CONTEXT = "ｱｯﾌﾟﾙ㈱は２０２４年に東京で😀新製品を発表した。"
@@ -102,7 +102,7 @@ def test_ask_json_contract(capsys, en_qa_dir):
     for a in data["answers"]:
         assert set(a) == {"text", "start", "end", "score"}
         assert context[a["start"] : a["end"]] == a["text"]
-    assert set(data["timings_ms"]) == {"segment", "tokenize", "infer", "postprocess", "total"}
+    assert set(data["timings_ms"]) == TIMING_KEYS
     assert data["device"] == "CPU"
 
 

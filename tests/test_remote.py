@@ -27,10 +27,13 @@ EN_CONTEXT = "Ada Lovelace wrote the report in London in 1843. Tokyo station ope
 JA_CONTEXT = "山田太郎氏は東京都内で記者会見を開き、新しい工場を大阪に建設すると発表した。"
 
 
+SERVED = ("en-qa", "en-ner", "ja-qa", "ja-ner")
+
+
 @pytest.fixture(scope="module")
 def server(models_root):
-    root = models_root("en-qa", "en-ner", "ja-qa")
-    with model_server(*(root / n for n in ("en-qa", "en-ner", "ja-qa"))) as (url, proc):
+    root = models_root(*SERVED)
+    with model_server(*(root / n for n in SERVED)) as (url, proc):
         yield url, root, proc
 
 
@@ -50,11 +53,25 @@ def test_answers_through_the_server_equal_local_answers(server):
         for a, b in zip(remote.answers, local.answers, strict=True):
             assert abs(a.score - b.score) < 1e-4
         assert remote.device == "REMOTE" and url in remote.precision.executed
-    local = EntityTagger.load(root / "en-ner", precision="FP32").tag(EN_CONTEXT)
-    remote = EntityTagger.load(root / "en-ner", engine=RemoteBackend(url)).tag(EN_CONTEXT)
-    assert [(e.label, e.start, e.end) for e in remote.entities] == [
-        (e.label, e.start, e.end) for e in local.entities
-    ]
+    for name, text in (("en-ner", EN_CONTEXT), ("ja-ner", JA_CONTEXT)):
+        local = EntityTagger.load(root / name, precision="FP32").tag(text)
+        remote = EntityTagger.load(root / name, engine=RemoteBackend(url)).tag(text)
+        assert [(e.label, e.start, e.end) for e in remote.entities] == [
+            (e.label, e.start, e.end) for e in local.entities
+        ]
+        assert [t.tag for t in remote.tokens] == [t.tag for t in local.tokens]
+        for a, b in zip(remote.tokens, local.tokens, strict=True):
+            assert abs(a.score - b.score) < 1e-4
+
+
+def test_timings_show_the_network_apart(server):
+    url, root, _ = server
+    result = QuestionAnswerer.load(root / "en-qa", engine=RemoteBackend(url)).ask(
+        "Who wrote the report?", EN_CONTEXT
+    )
+    assert 0 < result.timings.network < result.timings.infer
+    local = QuestionAnswerer.load(root / "en-qa", precision="FP32").ask("Who?", EN_CONTEXT)
+    assert local.timings.network == 0
 
 
 def test_the_server_listens_on_loopback_only(server):

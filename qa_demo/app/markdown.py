@@ -90,10 +90,17 @@ def answer_summary(
 def timing_markdown(stages: Sequence[Stage]) -> str:
     return "  \n".join(
         f"**{s.pipeline}**: ran on **{escape(s.device)}** ({escape(precision_text(s.precision))})"
-        f" · steady-state {s.timings.total:.1f} ms · first compile {s.first_compile_ms:.0f} ms "
+        f" · steady-state {s.timings.total:.1f} ms{_network(s)} · first compile "
+        f"{s.first_compile_ms:.0f} ms "
         f"(one-off{', this request' if s.timings.compile > 0.5 else ', cached'})"
         for s in stages
     )
+
+
+def _network(stage: Stage) -> str:
+    """ ", 3.1 ms of it on the network" for a model server's stage; "" for a local one."""
+    network = stage.timings.network
+    return f", {network:.1f} ms of it on the network" if network > 0 else ""
 
 
 def windows_markdown(n_windows: int, winner: int) -> str:

@@ -246,6 +246,7 @@ def probability_frame(
 TIMING_COLUMNS = [
     *("pipeline", "segment", "tokenize", "infer", "postprocess", "total"),
     *("compile (first use)", "compiled now", "device", "precision", "executed"),
+    "network (of infer)",
 ]
 
 
@@ -266,6 +267,7 @@ def timing_rows(stages: Sequence[Stage]) -> list[list]:
                 s.device,
                 p.chosen if p else "",
                 p.executed if p else "",
+                round(t.network, 2),
             ]
         )
     return rows

@@ -24,7 +24,13 @@ from ..errors import DataError, InputError, require
 from ..model_dir import ModelDir, load_model_dir
 from ..options import Hint, Precision
 from ..precision import choose_for
-from ..remote import EXECUTED_PARAMETER, V2_TYPES, VOCAB_PARAMETER, v2_type
+from ..remote import (
+    EXECUTED_PARAMETER,
+    SERVER_MS_PARAMETER,
+    V2_TYPES,
+    VOCAB_PARAMETER,
+    v2_type,
+)
 from ..runtime import Engine
 
 #: Loopback unless told otherwise: a model server is not for the whole network by accident.
@@ -66,7 +72,9 @@ def make_model(model: ModelDir, engine: Engine, device: str, precision: Precisio
 
         def predict(self, payload, headers=None, response_headers=None):
             feeds = {t.name: t.as_numpy().astype(np.int64) for t in payload.inputs}
+            t0 = time.perf_counter()
             outputs = self.runner.infer(feeds)
+            server_ms = (time.perf_counter() - t0) * 1000
             infer_outputs = []
             for name, value in outputs.items():
                 value = np.ascontiguousarray(value, dtype=np.float32)
@@ -74,6 +82,7 @@ def make_model(model: ModelDir, engine: Engine, device: str, precision: Precisio
                 out.set_data_from_numpy(value, binary_data=True)
                 infer_outputs.append(out)
             params = {EXECUTED_PARAMETER: self.runner.executed_precision}
+            params[SERVER_MS_PARAMETER] = round(server_ms, 3)
             rows = model.config.get("vocab_size")
             if isinstance(rows, int):
                 params[VOCAB_PARAMETER] = rows
