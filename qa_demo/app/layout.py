@@ -298,8 +298,9 @@ def _wire_choices(gr, registry: ModelRegistry, controls: Controls, parts: dict):
             api_name=False,
         )
 
-    # track_tqdm: huggingface_hub's own download bars become the page's progress bar.
-    def fetch_selected(qa_name, ner_name, language, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+    # Not track_tqdm: gradio then patches tqdm for every thread, and huggingface_hub's bars in
+    # the preload thread (no event of its own) failed with AttributeError.
+    def fetch_selected(qa_name, ner_name, language, progress=gr.Progress()):  # noqa: B008
         return fetch.fill(handlers.on_fetch(registry, qa_name, ner_name, language, progress))
 
     parts["fetch_btn"].click(

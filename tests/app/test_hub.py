@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from browser import launch_browser, needs_chromium, open_app, wait_until
 
 from qa_demo.app.hub import IR_FILES, fetch_ir
 from qa_demo.cli import main
@@ -30,6 +31,8 @@ class StandInHub:
     def __init__(self, repos: dict[str, dict[str, bytes]]) -> None:
         self.repos = repos
         self.cut: set[str] = set()
+        #: Files whose body waits for this event: a download that takes as long as a test says.
+        self.hold: dict[str, threading.Event] = {}
         self.requests: list[str] = []
         stand_in = self
 
@@ -76,6 +79,8 @@ class StandInHub:
                 self.send_header("ETag", f'"{hashlib.sha1(data).hexdigest()}"')
                 self.send_header("X-Repo-Commit", SHA)
                 self.end_headers()
+                if body and name in stand_in.hold:
+                    stand_in.hold[name].wait(120)
                 if body:
                     cut = name in stand_in.cut
                     self.wfile.write(data[: len(data) // 2] if cut else data)
@@ -228,3 +233,56 @@ def test_a_failed_preload_keeps_the_bundled_model_and_says_why(stand_in, tmp_pat
     assert run.qa_model.name == "en-qa"
     said = [n for n in view.notes(run) if "could not be fetched" in n]
     assert said and "not a repository on the Hub" in said[0]
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_browser_app_is_usable_at_once_and_switches_when_the_preload_is_done(
+    stand_in, tmp_path, en_qa_dir, monkeypatch
+):
+    """The Space's QA_DEMO_PRELOAD in headless Chromium: the bundled model answers while the
+    download is held; once it is let through, the next answer comes from the fetched model."""
+    import time
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from browser import needs_chromium
+
+    from conftest import launched
+    from qa_demo.app.serve import build_app
+
+    if needs_chromium.args[0]:
+        pytest.skip(needs_chromium.kwargs["reason"])
+    root = tmp_path / "models"
+    root.mkdir()
+    (root / "en-qa").symlink_to(en_qa_dir, target_is_directory=True)
+    release = stand_in.hold["openvino_model.bin"] = threading.Event()
+    monkeypatch.setenv("QA_DEMO_PRELOAD", "owner/qa-ir")
+    with launched(build_app(root)) as url, sync_api.sync_playwright() as p:
+        browser = launch_browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            open_app(page, url)
+            page.locator("#context textarea").fill(CONTEXT)
+            page.locator("#question textarea").fill("Who wrote it?")
+            page.locator("#answer-btn").click()
+            wait_until(
+                page,
+                "() => document.querySelector('#summary').innerText.includes('QA: en-qa')",
+                "an answer from the bundled en-qa while the download is held",
+                "#summary",
+            )
+            release.set()
+            deadline = time.monotonic() + 120
+            while not (root / "owner--qa-ir").exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.0)  # the registry makes it the default right after it loads
+            page.locator("#answer-btn").click()
+            wait_until(
+                page,
+                "() => document.querySelector('#summary').innerText.includes('owner--qa-ir')",
+                "the next answer from the fetched model",
+                "#summary",
+            )
+            assert "is ready and is now the default" in page.locator("#summary").inner_text()
+        finally:
+            browser.close()
