@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import QADemoError
+from .loadtest_mix import Case, cases, remote_picks
 
 DEFAULT_USERS = 40
 DEFAULT_REQUESTS = 25
@@ -39,51 +40,6 @@ READY_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 300.0
 #: Keys whose values change from run to run (wall-clock times); left out of the comparison.
 VOLATILE_KEYS = frozenset({"timings_ms"})
-
-EN_CONTEXT = (
-    "Ada Lovelace wrote the report in London in 1843. The museum beside Tokyo station "
-    "opened in 1914, and its first director was Hana Mori."
-)
-JA_CONTEXT = (
-    "ｻｸﾗﾃﾞﾝｷ株式会社は２０２５年４月、熊本県菊池市に新しい工場を建設すると発表した。"
-    "社長の山田太郎氏は東京都内で記者会見を開いた。"
-)
-LONG_SENTENCES = (
-    "The river port of {town} grew quickly after the canal opened in {year}. Merchants from "
-    "{town} traded wool, salt and timber along the northern road. In {year} the council of "
-    "{town} voted to build a stone bridge, designed by the engineer Margaret Hale."
-)
-TOWNS = ("Ashford", "Bramley", "Carden", "Dunmore", "Elston", "Fairlie", "Glenholm", "Harwick")
-
-
-def long_context() -> str:
-    """A few thousand characters of English: several QA windows, one long infer batch."""
-    parts = [LONG_SENTENCES.format(town=t, year=1790 + 7 * i) for i, t in enumerate(TOWNS * 3)]
-    parts.insert(len(parts) // 2, "The lighthouse keeper of Dunmore was called Tobias Wren.")
-    return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class Case:
-    """One kind of request: an endpoint and its arguments."""
-
-    name: str
-    api_name: str
-    args: tuple[Any, ...]
-
-
-def cases() -> list[Case]:
-    """The mix every user cycles through: QA, NER and tokenize, both languages, long text."""
-    long = long_context()
-    return [
-        Case("qa-en", "/answer", ("Who wrote the report?", EN_CONTEXT)),
-        Case("qa-ja", "/answer", ("どこに工場を建設しますか？", JA_CONTEXT)),
-        Case("ner-en", "/ner", (EN_CONTEXT,)),
-        Case("ner-ja", "/ner", (JA_CONTEXT,)),
-        Case("tokenize-en", "/tokenize", (EN_CONTEXT,)),
-        Case("tokenize-ja", "/tokenize", (JA_CONTEXT,)),
-        Case("qa-en-long", "/answer", ("Who kept the lighthouse of Dunmore?", long)),
-    ]
 
 
 def canonical(value: Any) -> Any:
@@ -113,8 +69,9 @@ def rss_mb(pid: int, key: str = "VmRSS") -> float:
 class Server:
     """The app as a subprocess on a free port; its output goes to a log file."""
 
-    def __init__(self, models: Path, port: int | None = None) -> None:
+    def __init__(self, models: Path, port: int | None = None, remote: str | None = None) -> None:
         self.models = models
+        self.remote = remote
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = Path(tempfile.mkstemp(prefix="qa-demo-loadtest-", suffix=".log")[1])
@@ -123,6 +80,8 @@ class Server:
     def __enter__(self) -> Server:
         env = {**os.environ, "QA_DEMO_MODELS": str(self.models), "PYTHONUNBUFFERED": "1",
                "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
+        if self.remote:
+            env["QA_DEMO_REMOTE"] = self.remote
         cmd = [sys.executable, "-m", "qa_demo", "serve", "--port", str(self.port)]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -308,6 +267,7 @@ def build_report(
         "rss_growth_limit_pct": round(100 * MAX_RSS_GROWTH, 1),
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "load_1m": os.getloadavg()[0]},
         "models": str(args.models),
+        "remote": args.remote,
     }
 
 
@@ -353,8 +313,8 @@ def loadtest(args) -> dict[str, Any]:
     models = Path(args.models)
     if not models.is_dir():
         raise QADemoError(f"The models directory {models} does not exist.")
-    mix = cases()
-    with Server(models.resolve()) as server:
+    mix = cases(remote_picks(models, args.remote) if args.remote else None)
+    with Server(models.resolve(), remote=args.remote) as server:
         ready_s = server.wait_ready()
         expected = sequential_answers(server.url, mix, args.timeout)
         rss = {"after_warmup": rss_mb(server.pid)}
@@ -394,5 +354,11 @@ def add_subcommands(sub) -> None:
     )
     p.add_argument("--timeout", type=float, default=REQUEST_TIMEOUT_S,
                    help="seconds one request may take, queueing included")  # fmt: skip
+    p.add_argument(
+        "--remote",
+        metavar="URL",
+        help="run the mix's models on this KServe v2 server (a model-server, or nginx in front "
+        "of several): the app is started with QA_DEMO_REMOTE and picks them as remote models",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_loadtest)

@@ -6,7 +6,7 @@ import shutil
 import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,11 @@ http {{
         server 127.0.0.1:{a} max_fails=1 fail_timeout=30s;
         server 127.0.0.1:{b} max_fails=1 fail_timeout=30s;
     }}
+    # Bodies in memory: the worker (user nobody) cannot write temp files under the test's
+    # root-only tmp directory, and a window batch is tens of kB.
+    client_max_body_size 64m;
+    client_body_buffer_size 64m;
+    proxy_max_temp_file_size 0;
     server {{
         listen 127.0.0.1:{port};
         location / {{
@@ -58,14 +63,13 @@ http {{
 """
 
 
-@pytest.fixture
-def fleet(en_qa_dir, tmp_path):
+@contextmanager
+def running_fleet(models: list[Path], tmp_path: Path):
+    """Two model servers of ``models`` behind nginx on loopback: (nginx URL, the servers)."""
     if not Path(NGINX).exists():
         pytest.skip("nginx is not installed (apt-get install nginx; .ci/run installs it)")
-    model = tmp_path / "en-qa"
-    model.symlink_to(en_qa_dir, target_is_directory=True)
     with ExitStack() as stack:
-        servers = [stack.enter_context(model_server(model)) for _ in range(2)]
+        servers = [stack.enter_context(model_server(*models)) for _ in range(2)]
         ports = [int(u.rsplit(":", 1)[1]) for u, _ in servers]
         port = free_port()
         conf = tmp_path / "nginx.conf"
@@ -75,6 +79,14 @@ def fleet(en_qa_dir, tmp_path):
         stack.callback(nginx.terminate)
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, nginx)
+        yield url, servers
+
+
+@pytest.fixture
+def fleet(en_qa_dir, tmp_path):
+    model = tmp_path / "en-qa"
+    model.symlink_to(en_qa_dir, target_is_directory=True)
+    with running_fleet([model], tmp_path) as (url, servers):
         yield url, model, servers
 
 
@@ -111,3 +123,37 @@ def test_sigterm_stops_the_server_cleanly(en_qa_dir):
 def test_grpc_on_loopback_is_refused_with_the_reason(en_qa_dir):
     with pytest.raises(InputError, match="gRPC server always listens on every address"):
         serve([en_qa_dir], host="127.0.0.1", grpc_port=free_port())
+
+
+def test_loadtest_through_the_fleet_with_one_server_killed(
+    models_root, tmp_path, monkeypatch, capsys
+):
+    """``qa-demo loadtest --remote``: the app runs its models on the fleet; one of the two
+    servers is killed after the sequential pass, as the parallel users start."""
+    import json
+
+    from qa_demo.cli import main
+    from qa_demo.tools import loadtest
+
+    root = models_root()
+    with running_fleet([root / n for n in ("en-qa", "en-ner", "ja-qa", "ja-ner")], tmp_path) as (
+        url,
+        servers,
+    ):
+        real_run_users = loadtest.run_users
+
+        def kill_then_run(*args, **kwargs):
+            servers[0][1].kill()
+            servers[0][1].wait(10)
+            return real_run_users(*args, **kwargs)
+
+        monkeypatch.setattr(loadtest, "run_users", kill_then_run)
+        argv = ["loadtest", "--users", "3", "--requests", "4", "--models", str(root)]
+        code = main([*argv, "--remote", url, "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        report = json.loads(out)
+    assert servers[0][1].returncode is not None  # the first server really died
+    assert report["remote"] == url
+    assert report["requests"] == report["answered"] == 12
+    assert report["failures"] == {"error": 0, "timeout": 0, "mismatch": 0}
