@@ -64,6 +64,12 @@ class ModelDir:
         """Whether this directory has the IR ``precision`` runs (AUTO runs whatever it has)."""
         return precision is Precision.AUTO or ir_precision(precision).value in self.precisions
 
+    @property
+    def reference_precision(self) -> Precision:
+        """The precision its scores are quoted at: FP32 where it has that IR, else INT8 (a
+        model shipped INT8-only). What eval scores and a model server runs by default."""
+        return Precision.FP32 if self.has_ir(Precision.FP32) else Precision.INT8
+
     def tokenizer(self, dictionary: str | None = None) -> TextTokenizer:
         """This model's tokenizer, in its language; ``dictionary`` overrides its MeCab one."""
         return load_tokenizer(self.path, dictionary or self.dictionary, self.language)

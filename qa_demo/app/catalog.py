@@ -25,6 +25,12 @@ HUB_HOST = "huggingface.co"
 NETWORK_CHECK_TIMEOUT_S = 3.0
 
 
+def hub_dir_name(hub_id: str) -> str:
+    """``owner/name`` -> ``owner--name``: one flat, filesystem-safe directory per model (the
+    catalog's exports and ``qa-demo fetch`` alike)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", hub_id.replace("/", "--"))
+
+
 @dataclass(frozen=True)
 class TokenizerSpec:
     """A checkpoint's tokenizer as transformers loads it (tokenizer_config.json)."""
@@ -68,8 +74,7 @@ class CatalogEntry:
 
     @property
     def dir_name(self) -> str:
-        """``owner/name`` -> ``owner--name``: one flat, filesystem-safe directory per model."""
-        return re.sub(r"[^A-Za-z0-9._-]", "-", self.hub_id.replace("/", "--"))
+        return hub_dir_name(self.hub_id)
 
     def export_command(self, models_root: str | Path = "models") -> str:
         """What to run by hand on a machine with network."""

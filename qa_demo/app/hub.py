@@ -22,6 +22,7 @@ from ..errors import ModelLoadError, QADemoError, require
 from ..model_dir import META_FILE, load_model_dir, write_meta
 from ..tokenization import is_japanese_tokenizer
 from ..types import Task
+from .catalog import hub_dir_name
 
 #: The files of an IR model directory; nothing else of a repository is downloaded.
 IR_FILES = (
@@ -40,11 +41,6 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def dir_name(repo_id: str) -> str:
-    """``owner/name`` -> ``owner--name``: one flat directory per repository."""
-    return repo_id.replace("/", "--")
-
-
 def fetch_ir(
     repo_id: str,
     models_root: str | Path,
@@ -57,7 +53,7 @@ def fetch_ir(
     """Download the IR of ``repo_id`` into ``out`` (default ``models_root/owner--name``)."""
     # huggingface_hub comes with gradio: serving needs nothing more.
     hub = require("huggingface_hub", "serve")
-    out = Path(out) if out else Path(models_root) / dir_name(repo_id)
+    out = Path(out) if out else Path(models_root) / hub_dir_name(repo_id)
     if out.exists():
         raise ModelLoadError(f"{out} exists already; remove it to fetch {repo_id} again.")
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
@@ -95,7 +91,7 @@ def _resolve(hub, repo_id: str, revision: str | None, endpoint: str | None) -> s
     if IR_XML not in files:
         raise ModelLoadError(
             f"{repo_id} holds no OpenVINO IR ({IR_XML}); export it instead: "
-            f"qa-demo export {repo_id} models/{dir_name(repo_id)} --task qa"
+            f"qa-demo export {repo_id} models/{hub_dir_name(repo_id)} --task qa"
         )
     return info.sha
 

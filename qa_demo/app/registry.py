@@ -12,7 +12,7 @@ from ..model_dir import ModelDir, discover_models
 from ..options import Precision
 from ..precision import DeviceCaps, device_kind
 from ..types import Language, Task
-from .catalog import CATALOG, CatalogEntry, fetch, find_entry
+from .catalog import CATALOG, CatalogEntry, fetch, find_entry, hub_dir_name
 from .messages import AppError
 
 AUTO = "auto"
@@ -184,7 +184,7 @@ class ModelRegistry:
         its task and language. Either way a note says how it went."""
         # Imported here, not in the thread: CPython 3.11 may fail compiling a module in one
         # thread while another compiles ("AST constructor recursion depth mismatch").
-        from .hub import dir_name, fetch_ir
+        from .hub import fetch_ir
 
         def run() -> None:
             try:
@@ -192,7 +192,7 @@ class ModelRegistry:
                 if entry is not None:
                     found = self.fetch(repo_id)
                 else:
-                    out = self.root / dir_name(repo_id)
+                    out = self.root / hub_dir_name(repo_id)
                     if not out.exists():
                         fetch_ir(repo_id, self.root, out=out)
                     self.refresh()

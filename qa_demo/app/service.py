@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import InputError, NonFiniteOutputError, QADemoError
+from ..model_dir import ir_precision
 from ..options import Dictionary, Precision
 from ..precision import device_kind, unsupported_message
 from ..qa import QAInput, QAOptions
@@ -264,7 +265,7 @@ class DemoService:
     def _compare_row(self, sel: Selection, req: Request) -> dict:
         row = {"device": sel.device, "precision": sel.precision.value}
         if not sel.model.has_ir(sel.precision):
-            what = "INT8" if sel.precision is Precision.INT8 else "FP32"
+            what = ir_precision(sel.precision).value
             return row | {"ran on": "", "answer": f"(no {what} IR in {sel.model.name})"}
         try:
             qa = self.registry.pipeline(Task.QA, sel)

@@ -95,25 +95,30 @@ def answer_view(run: AnswerRun, files: RunFiles) -> AnswerView:
         timing_md=markdown.timing_markdown(run.stages),
         windows_md=markdown.windows_markdown(len(qa.windows), win),
         windows=render.window_rows(run.context, qa.windows, win),
-        download=str(files.write(answer_json(run))),
+        download=str(files.write(answer_json(run, (question_rows, context_rows), segments))),
     )
 
 
-def answer_json(run: AnswerRun) -> dict:
-    """Everything about one run as JSON-ready data: the API's answer and the download."""
-    segments = render.segment_offsets(highlight(run))
-    return run_record(run) | {
+def answer_json(
+    run: AnswerRun,
+    rows: tuple[list[render.TokenRow], list[render.TokenRow]] | None = None,
+    segments: list[tuple[str, str | None]] | None = None,
+) -> dict:
+    """Everything about one run as JSON-ready data: the API's answer and the download.
+    ``rows`` and ``segments``: the page's own, when it was just built (not made twice)."""
+    offsets = render.segment_offsets(segments if segments is not None else highlight(run))
+    return run_record(run, rows or token_rows(run)) | {
         "language": run.request.language.value,
         "ner_model": run.ner_model.name if run.ner_model else None,
-        "highlight": [{"start": s, "end": e, "label": lab} for s, e, lab in segments if lab],
+        "highlight": [{"start": s, "end": e, "label": lab} for s, e, lab in offsets if lab],
         "notes": notes(run),
     }
 
 
-def run_record(run: AnswerRun) -> dict:
-    """Tokens, offsets, logits, timings and precision of one run."""
+def run_record(run: AnswerRun, rows: tuple[list[render.TokenRow], list[render.TokenRow]]) -> dict:
+    """Tokens (``rows``: question's, context's), offsets, logits, timings and precision."""
     qa, ner = run.qa, run.ner
-    question_rows, context_rows = token_rows(run)
+    question_rows, context_rows = rows
     return {
         "model": run.qa_model.name,
         "question": run.request.question,

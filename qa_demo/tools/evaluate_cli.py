@@ -44,19 +44,13 @@ def _record(args, items: list, path: Path) -> None:
     )
 
 
-def reference_precision(model_dir) -> str:
-    """What eval scores by default: FP32, the precision model cards quote, where the model has
-    its FP32 IR; else INT8, its only IR (the shipped INT8-only models), so eval always runs."""
-    from ..model_dir import load_model_dir
-
-    return "FP32" if "FP32" in load_model_dir(model_dir).precisions else "INT8"
-
-
 def _precision(args):
-    """--precision as given (default: ``reference_precision``), or with --emulated a BF16
-    Choice that skips the device check."""
+    """--precision as given (default: the model's ``reference_precision``, so eval runs on
+    every shipped model), or with --emulated a BF16 Choice that skips the device check."""
     if args.precision is None:
-        args.precision = reference_precision(args.model)
+        from ..model_dir import load_model_dir
+
+        args.precision = load_model_dir(args.model).reference_precision.value
     if getattr(args, "emulated", False):
         if Precision.parse(args.precision) is not Precision.BF16:
             raise InputError("--emulated goes with --precision BF16.")

@@ -37,7 +37,7 @@ def serving_choice(model: ModelDir, precision: Precision) -> Choice:
     INT8-only model), or the precision asked for. A server cannot run this project's AUTO (it
     goes by agreement measured per CPU), so the choice is made here, explicitly."""
     if precision is Precision.AUTO:
-        precision = Precision.FP32 if model.has_ir(Precision.FP32) else Precision.INT8
+        precision = model.reference_precision
     if not model.has_ir(precision):
         raise InputError(f"{model.name} has no IR for {precision.value}.")
     route = None
