@@ -116,6 +116,9 @@ class TokenizerKind(StrEnum):
     WORDPIECE = "wordpiece"
     #: SentencePiece (Unigram) over whitespace runs: a Japanese sentence is one "word".
     SENTENCEPIECE = "sentencepiece"
+    #: SentencePiece within MeCab morphemes: no piece crosses a morpheme boundary, so an
+    #: answer ends on one (``1998年`` rather than ``1998年に``).
+    MECAB_SENTENCEPIECE = "mecab-sentencepiece"
 
     @property
     def words_are_units(self) -> bool:

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 
 from .errors import MissingDependencyError
 from .options import Dictionary
@@ -33,6 +34,8 @@ _NON_SPACE = re.compile(r"\S+")
 #: texts of MAX_TEXT_CHARS): one request segments the same context for the QA tokenizer, the
 #: NER tokenizer and the UI's token table, and MeCab then runs once, not three times.
 RECENT_TEXTS = 4
+#: SentencePiece's mark for "whitespace before": its pre-tokens start with it.
+METASPACE = "\u2581"
 
 
 def detect_language(text: str) -> Language:
@@ -163,6 +166,17 @@ class MecabSegmenter:
     def pre_tokenize(self, pretok) -> None:
         pretok.split(self.mecab_split)
 
+    def metaspace_split(self, _index: int, normalized):
+        """MeCab within one SentencePiece pre-token (``▁`` + a whitespace-delimited run): the
+        ``▁`` stays on the first morpheme, as SentencePiece put it on the run."""
+        text = str(normalized)
+        lead = len(METASPACE) if text.startswith(METASPACE) else 0
+        spans = self.spans(text[lead:])
+        if len(spans) < 2:
+            return [normalized]
+        cuts = [0, *(s.start + lead for s in spans[1:]), len(text)]
+        return [normalized[a:b] for a, b in pairwise(cuts)]
+
     # -- segmentation with original offsets --------------------------------------------------
     def segment(self, text: str, nfkc: bool = True) -> list[Morpheme]:
         from tokenizers import PreTokenizedString
@@ -183,6 +197,16 @@ class MecabSegmenter:
             Morpheme(surface, pos, start, end)
             for (surface, (start, end), _), pos in zip(splits, pos_by_split, strict=True)
         ]
+
+
+class MecabAfterMetaspace:
+    """The pre-tokenizer step after SentencePiece's Metaspace: each run split into morphemes."""
+
+    def __init__(self, segmenter: MecabSegmenter) -> None:
+        self.segmenter = segmenter
+
+    def pre_tokenize(self, pretok) -> None:
+        pretok.split(self.segmenter.metaspace_split)
 
 
 def english_words(text: str) -> list[Morpheme]:

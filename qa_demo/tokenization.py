@@ -19,7 +19,13 @@ from tokenizers.models import Unigram, WordPiece
 
 from .errors import InputError, ModelLoadError
 from .options import Dictionary, TokenizerKind
-from .segment import MecabSegmenter, english_words, mecab, normalize_dictionary
+from .segment import (
+    MecabAfterMetaspace,
+    MecabSegmenter,
+    english_words,
+    mecab,
+    normalize_dictionary,
+)
 from .types import ArrayEq, Language, Morpheme, Token
 
 #: transformers' WordpieceTokenizer turns longer words into [UNK].
@@ -72,7 +78,7 @@ class TextTokenizer:
     kind: TokenizerKind
     #: The language of the model it belongs to (a SentencePiece vocabulary may serve either).
     language: Language
-    dictionary: str | None = None  # the MeCab dictionary of a MECAB_WORDPIECE tokenizer
+    dictionary: str | None = None  # the MeCab dictionary of a MECAB_* tokenizer
 
     def __post_init__(self) -> None:
         self.tokenizer.no_truncation()
@@ -169,6 +175,36 @@ def japanese_tokenizer(
     )
 
 
+def mecab_sentencepiece(tok: Tokenizer, dictionary: str, language: Language) -> TextTokenizer:
+    """A SentencePiece ``tokenizer.json`` whose pieces stay within MeCab morphemes.
+
+    MeCab runs after SentencePiece's own Metaspace step (custom pre-tokenizers cannot be
+    serialized, so it is attached here, on loading); the Unigram model then segments each
+    morpheme on its own, and the offsets still point into the original text.
+    """
+    if not isinstance(tok.model, Unigram) or tok.pre_tokenizer is None:
+        raise ModelLoadError("A MeCab + SentencePiece tokenizer needs a Unigram tokenizer.json.")
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            tok.pre_tokenizer,
+            pre_tokenizers.PreTokenizer.custom(MecabAfterMetaspace(mecab(dictionary))),
+        ]
+    )
+    return TextTokenizer(
+        tok, TokenizerKind.MECAB_SENTENCEPIECE, language, normalize_dictionary(dictionary)
+    )
+
+
+def mecab_sentencepiece_config(dictionary: str = "unidic-lite") -> dict:
+    """The tokenizer_config.json fields that make ``load_tokenizer`` attach MeCab to a
+    tokenizer.json (BertJapaneseTokenizer's names for "MeCab words, SentencePiece pieces")."""
+    return {
+        "word_tokenizer_type": "mecab",
+        "subword_tokenizer_type": "sentencepiece",
+        "mecab_kwargs": {"mecab_dic": Dictionary.parse(dictionary).transformers_name},
+    }
+
+
 def bert_tokenizer(
     vocab_file: str, config: dict, language: Language = Language.EN
 ) -> TextTokenizer:
@@ -217,6 +253,16 @@ def read_tokenizer_config(model_dir: str | Path) -> dict:
     return _read_json(config_path) if config_path.exists() else {}
 
 
+def _tokenizer_json(model_dir: Path) -> Tokenizer:
+    path = model_dir / "tokenizer.json"
+    if not path.exists():
+        raise ModelLoadError(f"{model_dir} has no tokenizer.json for its SentencePiece pieces.")
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises plain Exception on a bad file
+        raise ModelLoadError(f"Cannot load {path}: {exc}") from exc
+
+
 def load_tokenizer(
     model_dir: str | Path, dictionary: str | None = None, language: Language = Language.EN
 ) -> TextTokenizer:
@@ -234,22 +280,22 @@ def load_tokenizer(
                 f"{config_path}: word_tokenizer_type {config['word_tokenizer_type']!r} is not "
                 "supported; expected 'mecab'."
             )
-        if config.get("subword_tokenizer_type", "wordpiece") != "wordpiece":
+        subword = config.get("subword_tokenizer_type", "wordpiece")
+        if subword not in ("wordpiece", "sentencepiece"):
             raise ModelLoadError(
-                f"{config_path}: subword_tokenizer_type {config['subword_tokenizer_type']!r} is "
-                "not supported; expected 'wordpiece'."
+                f"{config_path}: subword_tokenizer_type {subword!r} is not supported; expected "
+                "'wordpiece' or 'sentencepiece'."
             )
         hf_dic = (config.get("mecab_kwargs") or {}).get("mecab_dic") or "unidic_lite"
         dic = dictionary or dictionary_from_transformers(hf_dic)
+        if subword == "sentencepiece":
+            return mecab_sentencepiece(_tokenizer_json(model_dir), dic, language)
         vocab = model_dir / "vocab.txt"
         if not vocab.exists():
             raise ModelLoadError(f"{model_dir} has no vocab.txt for its BertJapaneseTokenizer.")
         return japanese_tokenizer(str(vocab), dic, lowercase=config.get("do_lower_case", False))
     if (model_dir / "tokenizer.json").exists():
-        try:
-            tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        except Exception as exc:  # tokenizers raises plain Exception on a bad file
-            raise ModelLoadError(f"Cannot load {model_dir / 'tokenizer.json'}: {exc}") from exc
+        tok = _tokenizer_json(model_dir)
         unigram = isinstance(tok.model, Unigram)
         kind = TokenizerKind.SENTENCEPIECE if unigram else TokenizerKind.WORDPIECE
         return TextTokenizer(tok, kind, language)

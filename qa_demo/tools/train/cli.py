@@ -44,6 +44,7 @@ def train_config(args) -> TrainConfig:
         eval_limit=args.eval_limit,
         overwrite=args.overwrite,
         fp16_weights=args.fp16_weights,
+        bf16=args.bf16,
         int8=not args.no_int8,
         fp32=not args.no_fp32,
         threads=args.threads,
@@ -133,6 +134,12 @@ def _run_arguments(p) -> None:
         "--fp16-weights",
         action="store_true",
         help="store the FP32 IR's weights as FP16 (half the size)",
+    )
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="train under bfloat16 autocast (about 2x faster on CPUs with native bf16; "
+        "the weights and the exported IR stay FP32)",
     )
     p.add_argument("--no-int8", action="store_true", help="skip the INT8 model")
     p.add_argument(

@@ -39,16 +39,23 @@ def load_training_examples(
 
     from ..datasets import qa_group, read_ner, read_squad, split_examples
 
-    paths = [f for p in (path if isinstance(path, tuple) else (path,)) for f in data_files(p)]
+    specs = path if isinstance(path, tuple) else (path,)
+    read = read_squad if task is Task.QA else read_ner
+    key = qa_group if task is Task.QA else (lambda ex: ex.group)
+    # The holdout splits the first --data only: the others (more languages, more sets) are
+    # read whole, or left out whole by `part == "heldout"`.
+    parts = [
+        split_examples(chain.from_iterable(map(read, data_files(spec))), holdout, part, key)
+        if n == 0
+        else chain.from_iterable(map(read, data_files(spec)))
+        for n, spec in enumerate(specs)
+        if n == 0 or part != "heldout"
+    ]
+    items = chain.from_iterable(parts)
     if task is Task.QA:
         excluded = set(exclude_titles)
-        items = (
-            ex for ex in chain.from_iterable(map(read_squad, paths)) if ex.title not in excluded
-        )
-        key = qa_group
-    else:
-        items, key = chain.from_iterable(map(read_ner, paths)), (lambda ex: ex.group)
-    return list(islice(split_examples(items, holdout, part, key), limit))
+        items = (ex for ex in items if ex.title not in excluded)
+    return list(islice(items, limit))
 
 
 def qa_features(

