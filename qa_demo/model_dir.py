@@ -50,10 +50,25 @@ class ModelDir:
     #: equal to FP32's, measured at export or training time on >= MIN_AGREEMENT_ITEMS items;
     #: what Precision.AUTO goes by.
     agreement: dict[str, float] = field(default_factory=dict)
+    #: Every language it was trained for, ``language`` first (one bilingual QA model may
+    #: serve both); the app offers it for each.
+    languages: tuple[Language, ...] = ()
+
+    def __post_init__(self) -> None:
+        rest = tuple(lang for lang in self.languages if lang is not self.language)
+        object.__setattr__(self, "languages", (self.language, *rest))
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    def serves(self, language: Language) -> bool:
+        return language in self.languages
+
+    @property
+    def languages_label(self) -> str:
+        """``ja`` or ``ja+en``: how lists name what it serves."""
+        return "+".join(lang.value for lang in self.languages)
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -148,6 +163,7 @@ def load_model_dir(path: str | Path) -> ModelDir:
         path=path,
         task=task,
         language=language,
+        languages=_languages(meta.get("languages", []), meta_path),
         config=config,
         dictionary=meta.get("dictionary"),
         description=meta.get("description", ""),
@@ -167,6 +183,18 @@ def _int8_files(path: Path, meta: dict) -> dict[Int8Route, Path]:
     if legacy == Int8Route.STATIC.value and Int8Route.STATIC not in found and found:
         found = {Int8Route.STATIC: found.pop(Int8Route.WEIGHTS)}
     return found
+
+
+def _languages(raw, meta_path: Path) -> tuple[Language, ...]:
+    """qa_demo.json's optional ``languages`` list (a bilingual model's)."""
+    try:
+        if isinstance(raw, str):
+            raise TypeError(raw)
+        return tuple(Language(lang) for lang in raw or ())
+    except (TypeError, ValueError):
+        raise ModelLoadError(
+            f"{meta_path}: languages must be a list of ja/en, got {raw!r}."
+        ) from None
 
 
 def _positive_int(value, key: str, meta_path: Path) -> int | None:

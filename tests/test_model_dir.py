@@ -125,3 +125,23 @@ def test_auto_goes_only_by_agreement_measured_on_enough_items(en_qa_dir, tmp_pat
     meta_path.write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(Exception, match=r"agreement\['BF16'\] must be"):
         load_model_dir(model)
+
+
+def test_a_bilingual_model_serves_each_of_its_languages(en_qa_dir, tmp_path):
+    from qa_demo.types import Language
+
+    own = _copy(en_qa_dir, tmp_path, "qa")
+    _edit_json(own / "qa_demo.json", language="ja", languages=["ja", "en"])
+    model = load_model_dir(own)
+    assert model.languages == (Language.JA, Language.EN) and model.languages_label == "ja+en"
+    assert model.serves(Language.EN) and model.language is Language.JA
+    _edit_json(own / "qa_demo.json", languages=None)
+    assert load_model_dir(own).languages == (Language.JA,)  # a one-language model
+
+
+@pytest.mark.parametrize("bad", ["ja", ["ja", "fr"], 3])
+def test_bad_languages_in_qa_demo_json_is_a_load_error(en_qa_dir, tmp_path, bad):
+    own = _copy(en_qa_dir, tmp_path, "qa")
+    _edit_json(own / "qa_demo.json", languages=bad)
+    with pytest.raises(ModelLoadError, match="languages must be a list of ja/en"):
+        load_model_dir(own)

@@ -9,7 +9,9 @@ from hypothesis import given
 from strategies import FUZZ, TEXTS
 
 from conftest import SHARED_DATA, build_english_tokenizer
-from qa_demo.tokenization import load_tokenizer, repair_offsets
+from qa_demo.options import TokenizerKind
+from qa_demo.tokenization import load_tokenizer, mecab_sentencepiece_config, repair_offsets
+from qa_demo.types import Language
 
 JSQUAD_VALID = SHARED_DATA / "jsquad" / "valid-v1.3.json"
 #: Gold answers whose character span no token span reproduces exactly: first measured as
@@ -136,3 +138,65 @@ def test_japanese_tokenizer_offsets_are_in_bounds_and_ordered(ja_vocab_dir, text
 @given(TEXTS)
 def test_english_tokenizer_offsets_are_in_bounds_and_ordered(en_checkpoint, text):
     check_offsets(text, load_tokenizer(en_checkpoint).encode(text).offsets)
+
+
+#: A tiny XLM-R-like vocabulary with the piece that joins a year and its particle.
+SP_PIECES = ["▁", "灯台", "は", "1998", "年に", "年", "に", "完成", "した", "。", "▁The", "▁year"]
+SP_TEXT = "灯台は1998年に完成した。"
+
+
+def write_sentencepiece_dir(out, config: dict | None = None):
+    """A Unigram tokenizer.json (BERT special names, NFKC + Metaspace) and its config."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import Unigram
+
+    chars = sorted(set(SP_TEXT + "".join(SP_PIECES)) - set(SP_PIECES))
+    vocab = [(t, 0.0) for t in ("[CLS]", "[PAD]", "[SEP]", "[UNK]", "[MASK]")]
+    vocab += [(p, -1.0 if len(p) > 1 else -2.0) for p in SP_PIECES + chars]
+    tok = Tokenizer(Unigram(vocab, unk_id=3, byte_fallback=False))
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.add_special_tokens(["[CLS]", "[PAD]", "[SEP]", "[UNK]", "[MASK]"])
+    out.mkdir()
+    tok.save(str(out / "tokenizer.json"))
+    if config is not None:
+        (out / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return out
+
+
+def test_regression_1998年に_sentencepiece_pieces_end_on_mecab_morphemes(tmp_path):
+    plain = load_tokenizer(write_sentencepiece_dir(tmp_path / "plain"), language=Language.JA)
+    assert "年に" in plain.encode(SP_TEXT).pieces  # an answer could only end after に
+    assert plain.kind is TokenizerKind.SENTENCEPIECE and not plain.words_are_units
+
+    config = mecab_sentencepiece_config("unidic-lite")
+    tok = load_tokenizer(write_sentencepiece_dir(tmp_path / "mecab", config), language=Language.JA)
+    assert tok.kind is TokenizerKind.MECAB_SENTENCEPIECE and tok.words_are_units
+    enc = tok.encode(SP_TEXT)
+    spans = [SP_TEXT[a:b] for a, b in enc.offsets]
+    assert "年に" not in enc.pieces and spans[enc.pieces.index("年")] == "年"
+    # No piece crosses a MeCab morpheme boundary.
+    bounds = {m.start for m in tok.morphemes(SP_TEXT)}
+    assert not [(a, b) for a, b in enc.offsets if any(a < m < b for m in bounds)]
+    # Whitespace keeps SentencePiece's own mark on the word after it.
+    assert tok.encode("The year").pieces == ("▁The", "▁year")
+
+
+@FUZZ
+@given(TEXTS)
+def test_mecab_sentencepiece_offsets_are_in_bounds_and_ordered(mecab_sp_dir, text):
+    check_offsets(text, load_tokenizer(mecab_sp_dir).encode(text).offsets)
+
+
+@pytest.fixture(scope="module")
+def mecab_sp_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sp") / "mecab"
+    return write_sentencepiece_dir(out, mecab_sentencepiece_config())
+
+
+def test_mecab_sentencepiece_offsets_survive_nfkc_and_emoji(mecab_sp_dir):
+    enc = load_tokenizer(mecab_sp_dir).encode(TRICKY)
+    assert (TRICKY.index("😀"), TRICKY.index("😀") + 1) in enc.offsets
+    # NFKC composes ﾊﾟ; the mark it folds still belongs to a token.
+    assert enc.offsets[-1][1] == len(TRICKY)
+    check_offsets(TRICKY, enc.offsets)

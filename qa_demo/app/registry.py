@@ -71,7 +71,7 @@ class ModelRegistry:
         return [
             m
             for m in self._models.values()
-            if (task is None or m.task is task) and (language is None or m.language is language)
+            if (task is None or m.task is task) and (language is None or m.serves(language))
         ]
 
     def catalog_entries(self, task: Task) -> list[CatalogEntry]:
@@ -81,9 +81,9 @@ class ModelRegistry:
         """Dropdown (label, value) pairs: auto, local models, then catalog models not yet local."""
         out = [("auto", AUTO)]
         for m in self.models(task):
-            out.append((f"{m.name}  [{m.language.value}, {'/'.join(m.precisions)}]", m.name))
+            out.append((f"{m.name}  [{m.languages_label}, {'/'.join(m.precisions)}]", m.name))
         for m in self.remote_models(task):
-            out.append((f"{m.name}  [{m.language.value}, remote]", REMOTE_PREFIX + m.name))
+            out.append((f"{m.name}  [{m.languages_label}, remote]", REMOTE_PREFIX + m.name))
         for e in self.catalog_entries(task):
             if e.dir_name not in self._models:
                 out.append((f"⬇ {e.hub_id}  [{e.language.value}, Hub]", HUB_PREFIX + e.hub_id))
@@ -201,7 +201,8 @@ class ModelRegistry:
                 self.preload_notes.append(("preload_failed", {"repo": repo_id, "why": str(exc)}))
                 return
             with self._lock:
-                self.preferred[(found.task, found.language)] = found.name
+                for language in found.languages:
+                    self.preferred[(found.task, language)] = found.name
             self.preload_notes.append(("preload_ready", {"repo": repo_id, "name": found.name}))
 
         thread = threading.Thread(target=run, name=f"preload {repo_id}", daemon=True)

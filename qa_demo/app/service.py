@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import InputError, NonFiniteOutputError, QADemoError
-from ..model_dir import ir_precision
+from ..model_dir import ModelDir, ir_precision
 from ..options import Dictionary, Precision
 from ..precision import device_kind, unsupported_message
 from ..qa import QAInput, QAOptions
@@ -194,7 +194,7 @@ class DemoService:
             Task.QA, sel, lambda qa: qa.answer(inputs, req.options), notes
         )
         stages = [self._stage("QA", qa, result, notes)]
-        ner = self._tag(req, sel.model.language)
+        ner = self._tag(req, sel.model)
         if ner.result is not None:
             stages.append(self._stage("NER", ner.pipeline, ner.result, ner.notes))
         tok = qa.tokenizer
@@ -210,8 +210,8 @@ class DemoService:
             notes=tuple(dict.fromkeys(notes + ner.notes + self.engine_notes())),
         )
 
-    def _tag(self, req: Request, language: Language) -> _Tagged:
-        """NER beside QA; in "auto", no NER model of the QA model's language is a note."""
+    def _tag(self, req: Request, qa_model: ModelDir) -> _Tagged:
+        """NER beside QA; in "auto", no NER model of a language of the QA model is a note."""
         no_ner = _Tagged((Note.of("no_ner"),))
         try:
             sel, notes = self._select(Task.NER, req.settings.ner_model, req)
@@ -219,7 +219,7 @@ class DemoService:
             if not req.settings.auto_ner:
                 raise
             return no_ner
-        if req.settings.auto_ner and sel.model.language is not language:
+        if req.settings.auto_ner and not set(sel.model.languages) & set(qa_model.languages):
             return no_ner
         tagger, result, notes = self._run(
             Task.NER, sel, lambda tagger: tagger.tag_text(req.context), notes

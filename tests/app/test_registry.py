@@ -19,3 +19,19 @@ def test_pipelines_are_built_once_and_shared(service):
     reg = service.registry
     sel = Selection(reg.model("en-qa", Task.QA, Language.EN), "CPU", Precision.FP32, None)
     assert reg.pipeline(Task.QA, sel) is reg.pipeline(Task.QA, sel)
+
+
+def test_a_bilingual_model_is_offered_for_both_languages(en_qa_dir, tmp_path):
+    import json
+    import shutil
+
+    from qa_demo.app.registry import ModelRegistry
+
+    own = tmp_path / "qa"
+    shutil.copytree(en_qa_dir, own)
+    meta = json.loads((own / "qa_demo.json").read_text(encoding="utf-8"))
+    (own / "qa_demo.json").write_text(json.dumps({**meta, "languages": ["ja", "en"]}))
+    reg = ModelRegistry(tmp_path)
+    assert reg.model(AUTO, Task.QA, Language.JA).name == "qa"
+    assert reg.model(AUTO, Task.QA, Language.EN).name == "qa"
+    assert any("[en+ja," in label for label, _ in reg.choices(Task.QA))

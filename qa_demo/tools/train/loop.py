@@ -280,8 +280,27 @@ def _write_training_meta(
         max_answer_len=cfg.max_answer_len if cfg.task is Task.QA else None,
         # Only a model that saw unanswerable questions may answer "no answer".
         version_2_with_negative=True if impossible else None,
+        languages=training_languages(done.train_ex, cfg.task) or None,
         training=training,
     )
+
+
+#: A language with at least this share of the training examples is one the model serves.
+MIN_LANGUAGE_SHARE = 0.01
+
+
+def training_languages(train_ex, task: Task) -> list[str]:
+    """The languages of the training texts (most examples first), for a model trained on
+    more than one; empty for a one-language model, whose tokenizer decides its language."""
+    from collections import Counter
+
+    from ...segment import detect_language
+
+    counts = Counter(
+        detect_language(ex.context if task is Task.QA else ex.text).value for ex in train_ex
+    )
+    kept = [lang for lang, n in counts.most_common() if n >= MIN_LANGUAGE_SHARE * len(train_ex)]
+    return kept if len(kept) > 1 else []
 
 
 def _calibration_file(cfg: TrainConfig, train_ex, work: Path) -> Path | None:

@@ -14,12 +14,21 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 
 from qa_demo.cli import main
 from qa_demo.errors import DataError, MissingDependencyError, ModelLoadError
-from qa_demo.tools.train.e5base import dequantize_q4_0, package_file, read_e5_file
+from qa_demo.options import TokenizerKind
+from qa_demo.tokenization import load_tokenizer, mecab_sentencepiece
+from qa_demo.tools.train.e5base import (
+    dequantize_q4_0,
+    package_file,
+    read_e5_file,
+    with_bert_names,
+    with_mecab,
+)
+from qa_demo.types import Language
 
 H, LAYERS, HEADS, FF, MAXP = 32, 1, 2, 64, 512
 CONTEXT = "東京駅は1914年に開業した。設計したのは辰野金吾である。"
 QAS = [("東京駅はいつ開業した？", "1914年"), ("設計したのは誰？", "辰野金吾")]
-PIECES = ["▁", "東京", "駅", "は", "1914", "年", "に", "開業", "した", "。", "設計", "の"]
+PIECES = ["▁", "東京", "駅", "は", "1914", "年に", "年", "に", "開業", "した", "。", "設計", "の"]
 PIECES += ["辰野", "金吾", "である", "いつ", "誰", "？", "▁hello", "unused", "abc"]
 PIECES += sorted(set(CONTEXT + "".join(q for q, _ in QAS)))
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
@@ -152,11 +161,14 @@ def test_import_e5_loads_every_weight_and_keeps_the_pieces_the_corpus_uses(
     assert torch.equal(
         word[kept.index("東京")], torch.from_numpy(expected["emb.word"][pieces.index("東京")])
     )
-    before = Tokenizer.from_file(str(tokenizer)).encode(CONTEXT, add_special_tokens=False).tokens
-    after = Tokenizer.from_file(str(out / "tokenizer.json")).encode(
-        CONTEXT, add_special_tokens=False
-    )
-    assert after.tokens == before  # the corpus segments as before the cut
+    # The corpus segments as before the cut, MeCab morphemes first (the default).
+    uncut = json.loads(tokenizer.read_text(encoding="utf-8"))
+    full = Tokenizer.from_str(json.dumps(with_mecab(with_bert_names(uncut))))
+    before = mecab_sentencepiece(full, "unidic-lite", Language.JA).encode(CONTEXT).pieces
+    after = load_tokenizer(out)
+    assert after.kind is TokenizerKind.MECAB_SENTENCEPIECE and after.dictionary == "unidic-lite"
+    assert after.encode(CONTEXT).pieces == before
+    assert "年" in before and "年に" not in before  # the answer 1914年 ends on a piece
     assert main([*argv, "--tokenizer", str(tokenizer)]) == 2  # never over an existing one
     assert "exists; expected a new directory" in capsys.readouterr().err
 
@@ -186,10 +198,22 @@ def test_import_e5_checkpoint_trains_and_answers_with_slices_of_the_context(e5_f
     context = "ｱｯﾌﾟﾙ㈱の" + CONTEXT
     answers = qa.ask("東京駅はいつ開業した？", context, top_k=5, max_answer_len=3).answers
     assert all(context[a.start : a.end] == a.text for a in answers)
-    # Regression: SentencePiece words are whitespace runs, and widening to them turned every
-    # Japanese answer into its whole sentence (JaQuAD dev F1 9 instead of 52 for the e5 ja-qa).
-    assert not qa.tokenizer.words_are_units
-    assert all(len(a.text) <= 3 * 4 for a in answers), answers  # 3 pieces of <= 4 characters
+    # Words are MeCab morphemes, so widening an answer to them keeps it short (plain
+    # SentencePiece words are whole sentences: tests/test_tokenization.py).
+    assert qa.tokenizer.words_are_units
+    assert all(len(a.text) <= 3 * 4 for a in answers), answers  # 3 morphemes of <= 4 chars
+
+
+def test_import_e5_plain_sentencepiece_keeps_xlmr_segmentation(e5_files, tmp_path):
+    weights, tokenizer, squad, _, _ = e5_files
+    out = tmp_path / "plain"
+    argv = ["import-e5", "--out", str(out), "--weights", str(weights), "--tokenizer"]
+    assert main([*argv, str(tokenizer), "--squad", str(squad), "--plain-sentencepiece"]) == 0
+    tok = load_tokenizer(out)
+    assert tok.kind is TokenizerKind.SENTENCEPIECE and not tok.words_are_units
+    before = Tokenizer.from_file(str(tokenizer)).encode(CONTEXT, add_special_tokens=False)
+    assert list(tok.encode(CONTEXT).pieces) == before.tokens
+    assert "年に" in before.tokens  # the piece that made answers end one particle late
 
 
 def test_import_e5_says_which_package_is_missing():
