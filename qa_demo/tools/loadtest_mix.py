@@ -70,9 +70,10 @@ def remote_picks(models: Path, url: str) -> dict[tuple[str, str], str]:
     backend = RemoteBackend(url)
     picks: dict[tuple[str, str], str] = {}
     for m in discover_models(models):
-        key = (m.task.value, m.language.value)
-        if key not in picks and backend.serves(m.name):
-            picks[key] = f"remote:{m.name}"
+        for language in m.languages:
+            key = (m.task.value, language.value)
+            if key not in picks and backend.serves(m.name):
+                picks[key] = f"remote:{m.name}"
     if not picks:
         raise QADemoError(f"The model server at {url} has none of the models in {models} ready.")
     return picks

@@ -109,3 +109,42 @@ def test_train_accepts_a_distilbert_base(en_checkpoint, tmp_path, capsys):
     assert model.task.value == "qa"
     meta = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
     assert meta["training"]["params"]["base"] == str(base)
+
+
+def _squad(path, titles: list[str]):
+    data = [
+        {
+            "title": t,
+            "paragraphs": [
+                {
+                    "context": f"{t} is here.",
+                    "qas": [
+                        {
+                            "id": t,
+                            "question": "Where?",
+                            "answers": [{"text": "here", "answer_start": len(t) + 4}],
+                        }
+                    ],
+                }
+            ],
+        }
+        for t in titles
+    ]
+    path.write_text(json.dumps({"version": "1.1", "data": data}), encoding="utf-8")
+    return path
+
+
+def test_holdout_splits_the_first_data_only(tmp_path):
+    from qa_demo.tools.datasets import in_holdout
+    from qa_demo.tools.train.data import load_training_examples
+    from qa_demo.types import Task
+
+    titles = [f"Article {i}" for i in range(40)]
+    held = {t for t in titles if in_holdout(t, 20)}
+    assert held and held != set(titles)
+    first, second = _squad(tmp_path / "en.json", titles), _squad(tmp_path / "ja.json", titles)
+    train = load_training_examples(Task.QA, (first, second), 20, "train", None)
+    # The first file loses its held-out articles; the second is read whole.
+    assert len(train) == 2 * len(titles) - len(held)
+    heldout = load_training_examples(Task.QA, (first, second), 20, "heldout", None)
+    assert sorted(ex.title for ex in heldout) == sorted(held)
