@@ -1,10 +1,12 @@
-"""WordPiece through the ``tokenizers`` library, with offsets into the original text.
+"""WordPiece and SentencePiece through the ``tokenizers`` library, offsets into the original text.
 
 A model directory has either ``tokenizer.json`` (fast tokenizers) or ``vocab.txt`` +
 ``tokenizer_config.json`` (including ``BertJapaneseTokenizer`` with MeCab). For Japanese, a
 custom pre-tokenizer runs MeCab on the NFKC-normalized string and splits the NormalizedString,
-so every token keeps its offsets into the original text. Custom pre-tokenizers cannot be
-serialized, so it is attached after loading.
+so every token keeps its offsets into the original text: before WordPiece, or after
+SentencePiece's own whitespace step when tokenizer_config.json says
+``subword_tokenizer_type: sentencepiece``. Custom pre-tokenizers cannot be serialized, so MeCab
+is attached after loading.
 """
 
 from __future__ import annotations
