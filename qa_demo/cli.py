@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "qa_demo.tools.loadtest",
     "qa_demo.tools.model_server",
     "qa_demo.tools.export_serving",
+    "qa_demo.tools.slim",
     "qa_demo.app.hub",
 )
 
