@@ -48,8 +48,9 @@ def slim_meta(meta: dict, keep: list[str]) -> dict:
     return out
 
 
-def slim(src: Path, out: Path, keep: list[str]) -> list[str]:
-    """Write ``out`` with the IRs of ``keep`` (e.g. ["INT8-weights"]); returns its files."""
+def slim(src: Path, out: Path, keep: list[str], description: str | None = None) -> list[str]:
+    """Write ``out`` with the IRs of ``keep`` (e.g. ["INT8-weights"]); returns its files.
+    ``description`` replaces the one the app shows (a shipped model states its scores)."""
     load_model_dir(src)  # refuses a broken source with its own message
     meta = json.loads((src / META_FILE).read_text(encoding="utf-8"))
     unknown = [p for p in keep if p not in IR_OF or p not in meta.get("precisions", [])]
@@ -68,9 +69,13 @@ def slim(src: Path, out: Path, keep: list[str]) -> list[str]:
             xml = src / IR_OF[precision]
             for path in (xml, xml.with_suffix(".bin")):
                 shutil.copy2(path, work / path.name)
-        text = json.dumps(slim_meta(meta, keep), ensure_ascii=False, indent=2) + "\n"
+        meta = slim_meta(meta, keep)
+        if description:
+            meta["description"] = description
+        text = json.dumps(meta, ensure_ascii=False, indent=2) + "\n"
         (work / META_FILE).write_text(text, encoding="utf-8")
         load_model_dir(work)  # the copy must load before it replaces anything
+        work.chmod(0o755)  # mkdtemp's 0700 would hide the models from other users
         swap_dirs(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -78,7 +83,7 @@ def slim(src: Path, out: Path, keep: list[str]) -> list[str]:
 
 
 def cmd_slim(args) -> None:
-    files = slim(Path(args.model), Path(args.out), args.keep)
+    files = slim(Path(args.model), Path(args.out), args.keep, args.description)
     print(f"Wrote {args.out}: {', '.join(files)}")
 
 
@@ -97,4 +102,5 @@ def add_subcommands(sub) -> None:
         choices=sorted(IR_OF),
         help="the precisions whose IR is kept",
     )
+    p.add_argument("--description", help="replace the description the app shows")
     p.set_defaults(func=cmd_slim)

@@ -14,13 +14,15 @@ def test_slim_keeps_only_the_named_ir_and_its_metadata(en_qa_dir, tmp_path, caps
     meta = json.loads((en_qa_dir / "qa_demo.json").read_text(encoding="utf-8"))
     assert {"FP32", "INT8-weights", "INT8-static"} <= set(meta["precisions"])
     out = tmp_path / "models" / "en-qa"
-    assert main(["slim", str(en_qa_dir), "--out", str(out), "--keep", "INT8-weights"]) == 0
+    keep = ["--keep", "INT8-weights", "--description", "Small demo model (F1 1.0)."]
+    assert main(["slim", str(en_qa_dir), "--out", str(out), *keep]) == 0
     assert "Wrote" in capsys.readouterr().out
     files = {p.name for p in out.iterdir()}
     assert {"openvino_model_int8.xml", "openvino_model_int8.bin"} <= files
     assert not {"openvino_model.xml", "openvino_model_int8_static.xml"} & files
     slim = json.loads((out / "qa_demo.json").read_text(encoding="utf-8"))
     assert slim["precisions"] == ["INT8-weights"] and slim["int8_routes"] == ["weights"]
+    assert slim["description"] == "Small demo model (F1 1.0)."
     # Agreement and parity of routes that are gone (BF16 runs the FP32 IR) are gone too.
     assert set(slim["agreement"]) <= {"INT8-weights"}
     assert set(slim["parity_max_abs_diff"]) == {"INT8-weights"}
