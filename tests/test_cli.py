@@ -21,7 +21,7 @@ from conftest import MODELS, TIMING_KEYS
 from qa_demo.cli import EXIT_USER_ERROR, main
 
 JA_CONTEXT = "ｱｯﾌﾟﾙ㈱は２０２４年に東京で😀新製品を発表した。"
-SHIPPED_JA_QA = MODELS / "ja-qa"
+SHIPPED_QA = MODELS / "ja-en-qa"
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -63,18 +63,25 @@ def test_tokenize_json_contract(capsys, ja_qa_dir):
     assert tokens[-1]["start"] is None and tokens[-1]["piece"] == "[SEP]"
 
 
-@pytest.mark.skipif(not SHIPPED_JA_QA.exists(), reason="the shipped ja-qa is absent")
-def test_regression_tokenize_sentencepiece_ja_qa_lists_mecab_morphemes(capsys):
-    # The shipped ja-qa's tokenizer.json (SentencePiece) was taken for English: `qa-demo
-    # tokenize --model models/ja-qa`, the README's example, listed whitespace "words".
+@pytest.mark.skipif(not SHIPPED_QA.exists(), reason="the shipped ja-en-qa is absent")
+def test_regression_tokenize_sentencepiece_qa_model_lists_mecab_morphemes(capsys):
+    # The shipped e5 QA model's tokenizer.json (SentencePiece) was once taken for English:
+    # `qa-demo tokenize --model ...`, the README's example, listed whitespace "words".
     text = "東京都に住んでいます。"
-    code, out, _ = run(capsys, "tokenize", "--model", str(SHIPPED_JA_QA), "--text", text, "--json")
+    code, out, _ = run(capsys, "tokenize", "--model", str(SHIPPED_QA), "--text", text, "--json")
     assert code == 0
     data = json.loads(out)
-    assert (data["language"], data["tokenizer"]) == ("ja", "sentencepiece")
+    assert (data["language"], data["tokenizer"]) == ("ja", "mecab-sentencepiece")
     surfaces = [m["surface"] for m in data["morphemes"]]
     assert surfaces[:2] == ["東京", "都"] and len(surfaces) > 4
     assert all(m["pos"] for m in data["morphemes"])  # MeCab's parts of speech
+    # Regression 1998年に: no piece runs past a morpheme (a piece may split one).
+    bounds = {m["start"] for m in data["morphemes"]}
+    assert not [
+        t
+        for t in data["tokens"]
+        if t["start"] is not None and any(t["start"] < b < t["end"] for b in bounds)
+    ]
 
 
 def test_ask_json_contract(capsys, en_qa_dir):

@@ -17,7 +17,7 @@ from qa_demo.precision import BF16_FLAGS, Choice, cpu_flags
 from qa_demo.qa import QuestionAnswerer
 from qa_demo.runtime import DEFAULT_CACHE_NAMESPACE, Engine, cache_namespace, precision_config
 
-SHIPPED_EN_QA = MODELS / "en-qa" / "openvino_model.xml"
+SHIPPED_FP32 = MODELS / "ja-en-qa" / "openvino_model.xml"
 CONTEXT = "Ada Lovelace wrote the report in London."
 
 
@@ -118,20 +118,20 @@ def test_cache_layout_one_directory_per_inference_precision(en_qa_dir, tmp_path)
     assert not list(tmp_path.glob("*.blob")), "no blob lies outside a precision's directory"
 
 
-@pytest.mark.skipif(not SHIPPED_EN_QA.exists(), reason="the shipped en-qa FP32 IR is absent")
+@pytest.mark.skipif(not SHIPPED_FP32.exists(), reason="the shipped ja-en-qa FP32 IR is absent")
 def test_bf16_after_f32_in_one_cache_gives_finite_logits_equal_to_a_fresh_bf16_compile(tmp_path):
     """Regression (issue 20): on AMX, bf16 compiled after f32 of the same IR in one CACHE_DIR
-    returned all-NaN logits (71 of 71 on the shipped en-qa) or crashed."""
+    returned all-NaN logits (71 of 71 on the English MiniLM QA model shipped then) or crashed."""
     if not set(BF16_FLAGS) & cpu_flags():
         pytest.skip(
             "this CPU has no native bf16 (avx512_bf16/amx_bf16): OpenVINO runs a bf16 hint as "
             "f32 here, so the f32 -> bf16 cache fault cannot show; run it on an AMX CPU"
         )
     shared = Engine(cache_dir=tmp_path / "shared")
-    shared.compile(SHIPPED_EN_QA, config={"INFERENCE_PRECISION_HINT": "f32"})
-    after_f32 = shared.compile(SHIPPED_EN_QA, config={"INFERENCE_PRECISION_HINT": "bf16"})
+    shared.compile(SHIPPED_FP32, config={"INFERENCE_PRECISION_HINT": "f32"})
+    after_f32 = shared.compile(SHIPPED_FP32, config={"INFERENCE_PRECISION_HINT": "bf16"})
     fresh = Engine(cache_dir=tmp_path / "fresh").compile(
-        SHIPPED_EN_QA, config={"INFERENCE_PRECISION_HINT": "bf16"}
+        SHIPPED_FP32, config={"INFERENCE_PRECISION_HINT": "bf16"}
     )
     assert after_f32.executed_precision == fresh.executed_precision == "bf16"
     got, want = after_f32.infer(_feeds(after_f32)), fresh.infer(_feeds(fresh))

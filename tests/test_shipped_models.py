@@ -1,5 +1,5 @@
 """The shipped models/ (not a module): their cards' quick checks reproduce, they fit the size
-budget, and the shipped ja-qa answers plain factoid questions."""
+budget, and the shipped QA model answers plain factoid questions in both languages exactly."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from qa_demo.cli import main
 from qa_demo.model_dir import INT8_FILES, PRECISION_FILES
 from qa_demo.options import Int8Route
 
-SHIPPED = ("ja-ner", "ja-qa", "en-qa", "en-ner")
-#: Quick checks a card must have (default 1): ja-qa is scored on JSQuAD test and JaQuAD dev.
-QUICK_CHECKS = {"ja-qa": 2}
+SHIPPED = ("ja-ner", "ja-en-qa", "en-ner")
+#: Quick checks a card must have (default 1): ja-en-qa is scored on JSQuAD test, JaQuAD dev
+#: and the held-out XQuAD-en articles.
+QUICK_CHECKS = {"ja-en-qa": 3}
+QA_MODEL = MODELS / "ja-en-qa"
 
 
 @pytest.mark.slow
@@ -31,9 +33,8 @@ def test_shipped_model_card_quick_check_reproduces(name, capsys, monkeypatch):
         pytest.skip("../shared/data is absent")
     meta = json.loads((model / "qa_demo.json").read_text(encoding="utf-8"))
     assert "demo" in meta["description"].lower()
-    # INT8 everywhere; FP32 where the 150 MB budget has room (the card says which).
-    int8 = [p for p in meta["precisions"] if p.startswith("INT8")]
-    assert int8 and set(meta["precisions"]) - set(int8) <= {"FP32"}
+    # FP32 or an INT8 route, or both where the 150 MB budget has room (the card says which).
+    assert meta["precisions"] and set(meta["precisions"]) <= {"FP32", "INT8-weights", "INT8-static"}
     for precision in meta["precisions"]:
         route = precision.partition("-")[2]  # "INT8-static" -> "static"; older dirs say "INT8"
         ir = INT8_FILES[Int8Route(route)] if route else PRECISION_FILES[precision]
@@ -42,7 +43,7 @@ def test_shipped_model_card_quick_check_reproduces(name, capsys, monkeypatch):
     section = re.search(r"## Quick check.*?(?=\n## |\Z)", card, re.S)
     assert section, f"{name}/README.md has no Quick check section"
     blocks = re.findall(r"```\n\$ (qa-demo [^\n]+)\n(.*?)```", section.group(0), re.S)
-    # Every block of the section is run: ja-qa has one per held-out set (JSQuAD test, JaQuAD dev).
+    # Every block of the section is run: ja-en-qa has one per held-out set.
     assert len(blocks) >= QUICK_CHECKS.get(name, 1), f"{name}/README.md: too few quick checks"
     monkeypatch.chdir(MODELS.parent)
     for command, expected in blocks:
@@ -65,7 +66,7 @@ def test_shipped_models_fit_the_size_budget():
 
 
 #: Plain factoid questions of the kind the issue's outside set holds (who founded it, in what
-#: year, which city), written for this test after the shipped ja-qa was trained (CC0).
+#: year, which city), written for this test after the e5 ja-qa of 2026-12-04 was trained (CC0).
 JA_FACTOIDS = (
     (
         "青葉天文台は1931年に天文学者の佐伯ハルが設立した。天文台は仙台市の郊外にある。",
@@ -92,25 +93,63 @@ JA_FACTOIDS = (
         ),
     ),
 )
-#: Case particles a SentencePiece piece may carry after an answer (年に, 仙台市の).
-PARTICLES = ("に", "の", "は", "が", "を", "で", "と")
+#: The same kind in English, written for this test before ja-en-qa's answers were seen (CC0).
+EN_FACTOIDS = (
+    (
+        "The Harbor Bridge was designed by the engineer Tom Reyes and opened in 1978. It is 980 "
+        "meters long, and children under 12 cross it for free.",
+        (
+            ("Who designed the Harbor Bridge?", "Tom Reyes"),
+            ("When did the bridge open?", "1978"),
+            ("How long is the bridge?", "980 meters"),
+            ("Who can cross the bridge for free?", "children under 12"),
+        ),
+    ),
+    (
+        "Green leaves take in carbon dioxide and release oxygen. The process, called "
+        "photosynthesis, needs sunlight and water.",
+        (
+            ("What do green leaves release?", "oxygen"),
+            ("What is the process called?", "photosynthesis"),
+            ("What does the process need?", "sunlight and water"),
+        ),
+    ),
+    (
+        "Maria Lopez founded the bakery in Denver in 1952. Today her grandson, David Lopez, runs it.",
+        (
+            ("Who founded the bakery?", "Maria Lopez"),
+            ("In which city is the bakery?", "Denver"),
+            ("Who runs the bakery today?", "David Lopez"),
+        ),
+    ),
+)
 
 
-def test_regression_shipped_ja_qa_answers_plain_factoid_questions():
-    """The shipped ja-qa answers at least 7 of 9 plain factoid questions. Regression: the
-    ja-qa of 2026-11-24 answered 0 of 9 (long wrong spans); the 4-layer model after it 5 of 9."""
+def _answers(factoids) -> list[tuple[str, str, str]]:
     from qa_demo.qa import QuestionAnswerer
 
-    model = MODELS / "ja-qa"
-    if not (model / "qa_demo.json").exists():
-        pytest.skip(f"{model} is not shipped in this checkout")
-    qa = QuestionAnswerer.load(model, device="CPU")
-    got = [
+    if not (QA_MODEL / "qa_demo.json").exists():
+        pytest.skip(f"{QA_MODEL} is not shipped in this checkout")
+    qa = QuestionAnswerer.load(QA_MODEL, device="CPU")
+    return [
         (question, qa.ask(question, context).best.text, gold)
-        for context, pairs in JA_FACTOIDS
+        for context, pairs in factoids
         for question, gold in pairs
     ]
-    # The e5 ja-qa's SentencePiece pieces can join a word and its particle (年に, 市の), so a
-    # span may end one particle late; that is still the answer (held-out EM counts it wrong).
-    right = [q for q, answer, gold in got if answer in {gold, *(gold + p for p in PARTICLES)}]
-    assert len(right) >= 7, got
+
+
+def test_regression_1998年に_shipped_qa_answers_japanese_factoids_exactly():
+    """Exact answers, no particle after them: the e5 ja-qa of 2026-12-04 (SentencePiece pieces
+    such as 年に, 市の) answered 5 of 9 exactly and 4 with one particle too many; the ja-qa of
+    2026-11-24 answered 0 of 9 (long wrong spans)."""
+    got = _answers(JA_FACTOIDS)
+    right = [q for q, answer, gold in got if answer == gold]
+    assert len(right) >= ⟦JA_RIGHT⟧, got
+
+
+def test_shipped_qa_answers_english_factoids_exactly():
+    """The English side of the bilingual model (the MiniLM en-qa it replaced: 11 of 14 on the
+    issue's own set)."""
+    got = _answers(EN_FACTOIDS)
+    right = [q for q, answer, gold in got if answer == gold]
+    assert len(right) >= ⟦EN_RIGHT⟧, got
