@@ -236,7 +236,9 @@ class QuestionAnswerer(Pipeline):
             for s, e, score in zip(spans.starts, spans.ends, spans.scores, strict=True):
                 if special[s : e + 1].any():  # no answer runs across a literal [SEP]
                     continue
-                start, end = self._chars(window, int(s), int(e), aligned)
+                start, end = trim_space(context, *self._chars(window, int(s), int(e), aligned))
+                if start == end:
+                    continue  # a span of whitespace alone (a bare SentencePiece "▁")
                 key = context[start:end].lower()
                 prev = candidates.get(key)
                 if prev is None:
@@ -265,3 +267,13 @@ class QuestionAnswerer(Pipeline):
         start = window.offsets[s][0]
         end = max(window.offsets[i][1] for i in range(s, e + 1))
         return start, end
+
+
+def trim_space(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` without whitespace at either end: a SentencePiece piece may be a bare
+    "▁" (the space before a word), and an answer must not begin or end with it."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -61,7 +61,9 @@ def repair_offsets(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int,
     ``ﾟ`` belongs to no token and an answer ending there would lose it. Any non-space
     characters between one token's end and the next token's start belong to the earlier token.
     """
-    fixed = list(offsets)
+    # SentencePiece's "▁" stands for the space before a word and maps to it: the piece
+    # "▁Tom" covers " Tom". An answer must not start with that space.
+    fixed = [_skip_space(text, start, end) for start, end in offsets]
     for i, (start, end) in enumerate(fixed):
         limit = fixed[i + 1][0] if i + 1 < len(fixed) else len(text)
         stop = end
@@ -70,6 +72,14 @@ def repair_offsets(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int,
         if stop != end and (i + 1 >= len(fixed) or fixed[i + 1][0] >= stop):
             fixed[i] = (start, stop)
     return fixed
+
+
+def _skip_space(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without its leading whitespace (kept whole if it is only whitespace)."""
+    stop = start
+    while stop < end - 1 and text[stop].isspace():
+        stop += 1
+    return (stop, end) if not text[stop].isspace() else (start, end)
 
 
 @dataclass

@@ -251,3 +251,11 @@ def test_options_far_out_of_range_or_of_the_wrong_type(ja_qa_top3, overrides, me
     with pytest.raises(InputError, match=message):
         ja_qa_top3.ask("誰？", "山田が書いた。", **overrides)
     assert ja_qa_top3.ask("誰？", "山田が書いた。").best is not None  # and it keeps serving
+
+
+def test_regression_trim_space_keeps_answers_from_starting_at_a_sentencepiece_space():
+    from qa_demo.qa import trim_space
+
+    text = "It is 980 meters long."
+    assert trim_space(text, 5, 16) == (6, 16) and text[6:16] == "980 meters"
+    assert trim_space(text, 2, 2) == (2, 2) and trim_space(" \n", 0, 2)[0] == 2

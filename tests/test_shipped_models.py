@@ -115,7 +115,8 @@ EN_FACTOIDS = (
         ),
     ),
     (
-        "Maria Lopez founded the bakery in Denver in 1952. Today her grandson, David Lopez, runs it.",
+        "Maria Lopez founded the bakery in Denver in 1952. Today her grandson, David Lopez, "
+        "runs it.",
         (
             ("Who founded the bakery?", "Maria Lopez"),
             ("In which city is the bakery?", "Denver"),
@@ -144,12 +145,13 @@ def test_regression_1998年に_shipped_qa_answers_japanese_factoids_exactly():
     2026-11-24 answered 0 of 9 (long wrong spans)."""
     got = _answers(JA_FACTOIDS)
     right = [q for q, answer, gold in got if answer == gold]
-    assert len(right) >= ⟦JA_RIGHT⟧, got
+    assert len(right) >= 9, got
 
 
 def test_shipped_qa_answers_english_factoids_exactly():
-    """The English side of the bilingual model (the MiniLM en-qa it replaced: 11 of 14 on the
-    issue's own set)."""
+    """The English side of the bilingual model: 7 of 10 (misses: "980 meters long", "children"
+    for "children under 12", "carbon dioxide and release oxygen" for "oxygen"). The MiniLM
+    en-qa it replaced answered 11 of 14 on the issue's own set."""
     got = _answers(EN_FACTOIDS)
     right = [q for q, answer, gold in got if answer == gold]
-    assert len(right) >= ⟦EN_RIGHT⟧, got
+    assert len(right) >= 7, got

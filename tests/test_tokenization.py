@@ -182,6 +182,15 @@ def test_regression_1998年に_sentencepiece_pieces_end_on_mecab_morphemes(tmp_p
     assert tok.encode("The year").pieces == ("▁The", "▁year")
 
 
+def test_regression_sentencepiece_pieces_do_not_start_at_the_space_before_them(tmp_path):
+    # "▁year" mapped to " year", so English answers began with a space (" Tom Reyes").
+    for config in (None, mecab_sentencepiece_config()):
+        out = tmp_path / ("mecab" if config else "plain")
+        tok = load_tokenizer(write_sentencepiece_dir(out, config))
+        offsets = tok.encode("The  year").offsets
+        assert offsets[0] == (0, 3) and offsets[-1] == (5, 9)
+
+
 @FUZZ
 @given(TEXTS)
 def test_mecab_sentencepiece_offsets_are_in_bounds_and_ordered(mecab_sp_dir, text):
