@@ -34,7 +34,12 @@ def test_shipped_model_card_quick_check_reproduces(name, capsys, monkeypatch):
     meta = json.loads((model / "qa_demo.json").read_text(encoding="utf-8"))
     assert "demo" in meta["description"].lower()
     # FP32 or an INT8 route, or both where the 150 MB budget has room (the card says which).
-    assert meta["precisions"] and set(meta["precisions"]) <= {"FP32", "INT8-weights", "INT8-static"}
+    assert meta["precisions"] and set(meta["precisions"]) <= {
+        "FP32",
+        "INT8",
+        "INT8-weights",
+        "INT8-static",
+    }
     for precision in meta["precisions"]:
         route = precision.partition("-")[2]  # "INT8-static" -> "static"; older dirs say "INT8"
         ir = INT8_FILES[Int8Route(route)] if route else PRECISION_FILES[precision]
