@@ -165,10 +165,11 @@ def test_ctrl_c_during_train_saved_no_checkpoint(en_checkpoint, tmp_path, monkey
 
     monkeypatch.setattr(fit, "collate", collate_then_ctrl_c)
     messages = []
+    before = signal.getsignal(signal.SIGINT)  # SIG_IGN under a background job
     stopped = train(parts, log=messages.append)
     assert not stopped.finished and any("Interrupted" in m for m in messages)
     assert json.loads((parts.checkpoint / "train_run.json").read_text())["progress"]["step"] == 5
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
+    assert signal.getsignal(signal.SIGINT) is before  # handler put back
     monkeypatch.setattr(fit, "collate", collate)
     last = train(parts, resume=True, **QUIET)
     assert last.finished and [h.loss for h in last.history] == [h.loss for h in expected.history]
